@@ -1,0 +1,46 @@
+"""
+Packaging for txpush: HTTP/2 server push, cache-aware push and Early Hints
+for Twisted Web.
+"""
+
+from setuptools import setup
+
+setup(
+    name="txpush",
+    version="0.1.0.dev0",
+    description=(
+        "HTTP/2 server push, cache-aware push and Early Hints for Twisted Web"
+    ),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.11",
+    packages=["txpush"],
+    package_data={"txpush": ["py.typed"]},
+    install_requires=[
+        # txpush extends Twisted's private HTTP/2 internals
+        # (twisted.web._http2): pin to the release line it is tested on.
+        "Twisted[http2,tls]>=26.10.0,<26.11",
+        "h2>=4.1,<5",
+        "pyOpenSSL>=25.0",
+        "service_identity>=24.1",
+        "cryptography>=44",
+        "zope.interface>=6",
+        "attrs>=24",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "hypothesis>=6.100",
+            "pytest-benchmark>=5",
+            "mypy>=1.10",
+            "ruff>=0.6",
+        ],
+    },
+    classifiers=[
+        "Framework :: Twisted",
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.11",
+        "Topic :: Internet :: WWW/HTTP :: HTTP Servers",
+    ],
+)

@@ -1,0 +1,3 @@
+"""
+txpush: HTTP/2 server push for Twisted Web.
+"""
