@@ -1,0 +1,60 @@
+"""
+L{PushSite}: a Twisted Web site whose HTTP/2 connections can push.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.web.resource import IResource
+from twisted.web.server import Site
+
+from txpush._h2internals import buildPushChannelProtocol, checkTwistedInternals
+
+DEFAULT_MAX_CONCURRENT_PUSHES = 100
+"""The site's default cap on pushed streams open at once per connection."""
+
+
+class PushSite(Site):
+    """
+    A L{twisted.web.server.Site} whose HTTP/2 connections can push.
+
+    HTTP/1.1 is served exactly as by a stock C{Site}.  HTTP/2 is spoken after
+    TLS ALPN picks C{h2} and, on any transport without ALPN (plain TCP, or
+    behind a TLS-terminating TCP proxy), when the client starts with the
+    HTTP/2 connection preface (prior knowledge), as nghttpd and H2O do.
+
+    From a resource, C{IPusher(request, None)} gives a pusher when the client
+    accepts pushes.
+
+    @ivar maxConcurrentPushes: The most pushed streams a connection may have
+        open at once; the client's C{SETTINGS_MAX_CONCURRENT_STREAMS} may
+        lower it.
+    """
+
+    protocol = buildPushChannelProtocol
+
+    def __init__(
+        self,
+        resource: IResource,
+        *args: Any,
+        maxConcurrentPushes: int = DEFAULT_MAX_CONCURRENT_PUSHES,
+        **kwargs: Any,
+    ) -> None:
+        """
+        @param resource: The root of the resource tree; pushed requests are
+            dispatched through it like any other.
+        @param args: Passed to L{twisted.web.server.Site}.
+        @param maxConcurrentPushes: See L{PushSite.maxConcurrentPushes}.
+        @param kwargs: Passed to L{twisted.web.server.Site}.
+        @raise ValueError: C{maxConcurrentPushes} is negative.
+        @raise txpush.errors.IncompatibleTwistedError: The installed Twisted
+            lacks the HTTP/2 internals txpush extends.
+        """
+        checkTwistedInternals()
+        if maxConcurrentPushes < 0:
+            raise ValueError(
+                f"maxConcurrentPushes must be 0 or more, not {maxConcurrentPushes}"
+            )
+        super().__init__(resource, *args, **kwargs)
+        self.maxConcurrentPushes = maxConcurrentPushes
