@@ -3,6 +3,8 @@ Packaging for txpush: HTTP/2 server push, cache-aware push and Early Hints
 for Twisted Web.
 """
 
+from pathlib import Path
+
 from setuptools import setup
 
 setup(
@@ -11,7 +13,7 @@ setup(
     description=(
         "HTTP/2 server push, cache-aware push and Early Hints for Twisted Web"
     ),
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.11",

@@ -111,7 +111,7 @@ def checkTwistedInternals() -> None:
         raise IncompatibleTwistedError(
             f"Twisted {twistedVersion.short()} lacks the HTTP/2 internals txpush "
             f"extends ({', '.join(missing)}): install the Twisted release "
-            "txpush requires (pip install 'txpush' resolves it)"
+            f"txpush is tested with ({TESTED_TWISTED})"
         )
 
 

@@ -44,7 +44,7 @@ def ensureDevelopmentCertificate(directory: Path) -> tuple[Path, Path]:
         return certificatePath, keyPath
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
