@@ -36,6 +36,7 @@ setup(
             "hypothesis>=6.100",
             "pytest-benchmark>=5",
             "mypy>=1.10",
+            "mypy-zope>=1.0",
             "ruff>=0.6",
         ],
     },

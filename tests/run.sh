@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Every check of txpush, on a fresh machine or a used one:
+#  1. installs the Debian packages of the real clients the tests drive;
+#  2. makes a virtual environment (.venv, or $TXPUSH_VENV) with txpush and
+#     its "test" extra from setup.py;
+#  3. runs ruff, mypy and the whole pytest suite (arguments go to pytest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(nghttp2-client)
+
+missing=()
+for package in "${DEBIAN_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then
+        missing+=("$package")
+    fi
+done
+if ((${#missing[@]})); then
+    sudo=()
+    if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
+    echo "Installing Debian packages: ${missing[*]}"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+venv="${TXPUSH_VENV:-.venv}"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
+
+echo "ruff:"
+"$venv/bin/ruff" check .
+"$venv/bin/ruff" format --check .
+echo "mypy:"
+"$venv/bin/mypy"
+echo "pytest:"
+"$venv/bin/python" -m pytest "$@"
