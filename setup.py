@@ -35,9 +35,9 @@ setup(
             "pytest>=8",
             "hypothesis>=6.100",
             "pytest-benchmark>=5",
-            "mypy>=1.10",
+            "mypy>=2.4,<3",
             "mypy-zope>=1.0",
-            "ruff>=0.6",
+            "ruff>=0.17,<0.18",
         ],
     },
     classifiers=[
