@@ -1,0 +1,493 @@
+"""
+Push manifests: which assets each page of a site needs, in a JSON file.
+
+A manifest maps page paths to lists of assets; an asset is a path, whose
+type is guessed from its extension, or an object with a C{"path"} and an
+optional C{"as"}::
+
+    {
+        "/index.html": ["/style.css", "/app.js"],
+        "/about/": ["/style.css", {"path": "/font.woff2", "as": "font"}]
+    }
+
+L{loadManifest} reads one and checks all of it, so that a mistake is
+reported once, when the site starts, with the file and line to fix, rather
+than as pushes that silently never happen.
+"""
+
+import codecs
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import quote, unquote_to_bytes
+
+import attrs
+
+from txpush.assets import Asset, asTypeProblem, guessAsType, pathProblem
+
+_ASSET_KEYS = frozenset({"path", "as"})
+_EXAMPLE_OBJECT = '{"path": "/font.woff2", "as": "font"}'
+
+
+class ManifestError(ValueError):
+    """
+    A push manifest cannot be used.  The message is one line that names the
+    file and the line, where known, says what is wrong and what to do::
+
+        manifest.json, line 3: asset "style.css" of page "/index.html" is
+        not an absolute path: write it as "/style.css"
+
+    @ivar path: The manifest file, or L{None} for L{Manifest.fromMapping}.
+    @ivar line: The line of the mistake (from 1), or L{None} when it is not
+        known or not about a line.  Apart from JSON syntax errors, whose line
+        the JSON decoder gives, it is found by searching the text for what is
+        wrong (see L{loadManifest}), so it may be off when the same text
+        appears several times.
+    @ivar reason: The message without the file and line.
+    """
+
+    def __init__(
+        self, reason: str, path: Path | None = None, line: int | None = None
+    ) -> None:
+        """
+        @param reason: What is wrong and what to do.
+        @param path: The manifest file, if any.
+        @param line: The line of the mistake, if known.
+        """
+        self.reason = reason
+        self.path = path
+        self.line = line
+        where = "" if path is None else str(path)
+        if line is not None:
+            where = f"{where}, line {line}" if where else f"line {line}"
+        super().__init__(f"{where}: {reason}" if where else reason)
+
+
+def _readOnly(
+    assetsByPage: Mapping[bytes, Sequence[Asset]],
+) -> Mapping[bytes, tuple[Asset, ...]]:
+    return MappingProxyType(
+        {page: tuple(assets) for page, assets in assetsByPage.items()}
+    )
+
+
+def _checkPages(
+    instance: object,
+    attribute: "attrs.Attribute[Mapping[bytes, tuple[Asset, ...]]]",
+    assetsByPage: Mapping[bytes, tuple[Asset, ...]],
+) -> None:
+    for page, assets in assetsByPage.items():
+        if not isinstance(page, bytes):
+            raise TypeError(f"page path must be bytes, not {type(page).__name__}")
+        problem = _pageProblem(page)
+        if problem is not None:
+            shown = _shown(page.decode("ascii", "replace"))
+            raise ValueError(f"page {shown} {problem}")
+        for asset in assets:
+            if not isinstance(asset, Asset):
+                raise TypeError(f"assets must be Asset, not {type(asset).__name__}")
+
+
+@attrs.frozen
+class Manifest:
+    """
+    The assets of each page of a site.
+
+    L{assetsFor} finds a page's assets by its path, without the query: the
+    key that is the path itself, or else, for a path that ends in C{/}, the
+    key that is that path followed by C{index.html}, which is the file
+    C{twisted.web.static.File} serves for a directory.  So
+    C{"/docs/index.html"} gives its assets to both C{/docs/} and
+    C{/docs/index.html}, while a C{"/docs/"} key gives them to C{/docs/}
+    alone.  Keys are compared as bytes, exactly: no case folding and no
+    percent-decoding (a request's path is percent-encoded as the client sent
+    it).
+
+    Make one with L{loadManifest} or L{Manifest.fromMapping}, which check
+    every entry.
+
+    @ivar assetsByPage: Each page path (an absolute path without query)
+        with its assets, in order; read-only.  (L{loadManifest} and
+        L{Manifest.fromMapping} keep each asset of a page once.)
+    """
+
+    assetsByPage: Mapping[bytes, tuple[Asset, ...]] = attrs.field(
+        factory=dict, converter=_readOnly, validator=_checkPages, hash=False
+    )
+
+    @classmethod
+    def fromMapping(
+        cls, mapping: Mapping[str, Sequence[str | Mapping[str, str]]]
+    ) -> "Manifest":
+        """
+        Make a manifest from the data of a JSON manifest.
+
+        @param mapping: Each page path with its assets, each a path (type
+            guessed with L{guessAsType<txpush.assets.guessAsType>}) or a
+            mapping with a C{"path"} and an optional C{"as"}.
+        @return: The manifest.  An asset listed twice for one page is kept
+            once, where it first appears.
+        @raise ManifestError: An entry is not of that shape, or a path is
+            not an absolute path of the site (see L{loadManifest}); the
+            message has no file or line.
+        """
+        return _Reader(None, None, None).read(mapping)
+
+    @property
+    def pages(self) -> tuple[bytes, ...]:
+        """
+        The page paths that have an entry, in the manifest's order.
+        """
+        return tuple(self.assetsByPage)
+
+    def __len__(self) -> int:
+        """
+        @return: How many pages have an entry.
+        """
+        return len(self.assetsByPage)
+
+    def assetsFor(self, pagePath: bytes) -> tuple[Asset, ...]:
+        """
+        Find the assets of a page, as the class docstring describes.
+
+        @param pagePath: The page's path as requested, query allowed
+            (C{request.uri} or C{request.path}).
+        @return: Its assets, in order; empty when it has no entry.
+        """
+        path = pagePath.split(b"?", 1)[0]
+        assets = self.assetsByPage.get(path)
+        if assets is None and path.endswith(b"/"):
+            assets = self.assetsByPage.get(path + b"index.html")
+        return assets if assets is not None else ()
+
+
+def _shown(text: str) -> str:
+    # As it would be written in the manifest.
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _pageProblem(page: bytes) -> str | None:
+    if b"?" in page:
+        return "has a query, which manifests do not match: write " + _shown(
+            page.split(b"?", 1)[0].decode("ascii", "replace")
+        )
+    return pathProblem(page)
+
+
+def _describe(value: object) -> str:
+    # The JSON name of a value's type, for messages.
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, Sequence):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def _isList(value: object) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _refuseDuplicateKeys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads would silently keep the last of two equal keys, losing a
+    # page's assets; say so instead.
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKeyError(key)
+        result[key] = value
+    return result
+
+
+class _Lines:
+    """
+    The text of a manifest, searched for the line of a mistake.
+
+    The heuristic: each page key is searched as its JSON string followed by
+    a colon, and each entry as its JSON string (or the JSON of its value),
+    from the line of the page or the entry before it on, since the JSON
+    decoder keeps the file's order.  A search that finds nothing gives no
+    line.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._lines = text.splitlines()
+        self.cursor = 0
+
+    def _find(self, pattern: re.Pattern[str], start: int) -> int | None:
+        for index in range(start, len(self._lines)):
+            if pattern.search(self._lines[index]):
+                return index
+        return None
+
+    def find(self, value: object, key: bool = False) -> int | None:
+        """
+        Find the first line from the cursor on that holds C{value} in JSON,
+        move the cursor there, and return its number (from 1).
+        """
+        if isinstance(value, str):
+            forms = {json.dumps(value), json.dumps(value, ensure_ascii=False)}
+        elif isinstance(value, Mapping):
+            forms = {"{"}
+        elif _isList(value):
+            forms = {"["}
+        else:
+            try:
+                forms = {json.dumps(value)}
+            except (TypeError, ValueError):
+                return None
+        suffix = r"\s*:" if key else ""
+        pattern = re.compile(
+            "|".join(re.escape(form) + suffix for form in sorted(forms))
+        )
+        index = self._find(pattern, self.cursor)
+        if index is None:
+            return None
+        self.cursor = index
+        return index + 1
+
+    def firstContent(self) -> int | None:
+        """
+        The number of the first line that is not blank.
+        """
+        index = self._find(re.compile(r"\S"), 0)
+        return None if index is None else index + 1
+
+
+class _Reader:
+    """
+    Checks the data of a manifest and makes the L{Manifest}, with the file,
+    its text and the site root to report and check against.
+    """
+
+    def __init__(
+        self, path: Path | None, lines: _Lines | None, siteRoot: Path | None
+    ) -> None:
+        self._path = path
+        self._lines = lines
+        self._siteRoot = None if siteRoot is None else siteRoot.resolve()
+
+    def _error(self, reason: str, line: int | None) -> ManifestError:
+        return ManifestError(reason, self._path, line)
+
+    def _line(self, value: object, key: bool = False) -> int | None:
+        return None if self._lines is None else self._lines.find(value, key)
+
+    def read(self, data: object) -> Manifest:
+        if not isinstance(data, Mapping):
+            line = None if self._lines is None else self._lines.firstContent()
+            raise self._error(
+                f"the manifest is {_describe(data)}, not an object: write "
+                '{"/page.html": ["/style.css", ...], ...}',
+                line,
+            )
+        assetsByPage = {}
+        for page, entries in data.items():
+            line = self._line(page, key=True) if isinstance(page, str) else None
+            pagePath = self._page(page, line)
+            if not _isList(entries):
+                raise self._error(
+                    f"the assets of page {_shown(page)} are {_describe(entries)}, "
+                    'not a list: write ["/style.css", ...]',
+                    line,
+                )
+            assets: dict[bytes, Asset] = {}
+            for entry in entries:
+                asset = self._asset(page, entry)
+                assets.setdefault(asset.path, asset)
+            assetsByPage[pagePath] = tuple(assets.values())
+        return Manifest(assetsByPage)
+
+    def _page(self, page: object, line: int | None) -> bytes:
+        if not isinstance(page, str):
+            raise self._error(
+                f"page {page!r} is {_describe(page)}, not a path: write it as a "
+                'string such as "/index.html"',
+                line,
+            )
+        path = self._encoded(f"page {_shown(page)}", page, line)
+        problem = _pageProblem(path)
+        if problem is not None:
+            raise self._error(f"page {_shown(page)} {problem}", line)
+        self._checkInsideSite(f"page {_shown(page)}", path, line)
+        return path
+
+    def _fields(
+        self, page: str, entry: object, line: int | None
+    ) -> tuple[str, str | None]:
+        # The path and the "as" (None when absent) of an entry of any shape.
+        if isinstance(entry, str):
+            return entry, None
+        if not isinstance(entry, Mapping):
+            raise self._error(
+                f"an asset of page {_shown(page)} is {_describe(entry)}, not a "
+                f'path or an object: write "/style.css" or {_EXAMPLE_OBJECT}',
+                line,
+            )
+        unknown = sorted(set(entry) - _ASSET_KEYS, key=str)
+        if unknown:
+            raise self._error(
+                f"an asset of page {_shown(page)} has unknown key "
+                f'{_shown(str(unknown[0]))}: give only "path" and "as", '
+                f"as in {_EXAMPLE_OBJECT}",
+                line,
+            )
+        path = entry.get("path")
+        if not isinstance(path, str):
+            raise self._error(
+                f"an asset of page {_shown(page)} is an object without a "
+                f'string "path": write it as {_EXAMPLE_OBJECT}',
+                line,
+            )
+        asType = entry.get("as")
+        if "as" in entry and not isinstance(asType, str):
+            raise self._error(
+                f'the "as" of asset {_shown(path)} of page {_shown(page)} is '
+                f'{_describe(asType)}, not a string: write a string such as "font", '
+                'or leave "as" out to guess it',
+                line,
+            )
+        return path, asType
+
+    def _asset(self, page: str, entry: object) -> Asset:
+        needle = entry
+        if isinstance(entry, Mapping) and isinstance(entry.get("path"), str):
+            needle = entry["path"]
+        line = self._line(needle)
+        rawPath, rawAsType = self._fields(page, entry, line)
+        what = f"asset {_shown(rawPath)} of page {_shown(page)}"
+        path = self._encoded(what, rawPath, line)
+        problem = pathProblem(path)
+        if problem is not None:
+            raise self._error(f"{what} {problem}", line)
+        if rawAsType is None:
+            asType = guessAsType(path)
+        else:
+            asType = rawAsType.lower()
+            problem = asTypeProblem(asType)
+            if problem is not None:
+                raise self._error(
+                    f'the "as" of {what}, {_shown(rawAsType)}, {problem}', line
+                )
+        self._checkInsideSite(what, path, line)
+        return Asset(path, asType)
+
+    def _encoded(self, what: str, text: str, line: int | None) -> bytes:
+        try:
+            return text.encode("ascii")
+        except UnicodeEncodeError:
+            raise self._error(
+                f"{what} holds non-ASCII characters: percent-encode them, as "
+                + _shown(quote(text, safe="/?&=:@!$'()*+~%")),
+                line,
+            ) from None
+
+    def _checkInsideSite(self, what: str, path: bytes, line: int | None) -> None:
+        if self._siteRoot is None:
+            return
+        relative = unquote_to_bytes(path.split(b"?", 1)[0]).lstrip(b"/")
+        try:
+            target = (self._siteRoot / os.fsdecode(relative)).resolve()
+            inside = target.is_relative_to(self._siteRoot)
+        except (OSError, RuntimeError, ValueError):
+            # A NUL, a loop of symbolic links: nothing a site could serve.
+            target, inside = None, False
+        if not inside:
+            found = "" if target is None else f" resolves to {target}, which"
+            raise self._error(
+                f"{what}{found} is outside the site root {self._siteRoot}: move "
+                "the file into the site, or drop the entry",
+                line,
+            )
+
+
+def loadManifest(path: Path, siteRoot: Path | None = None) -> Manifest:
+    """
+    Read a push manifest from a JSON file.
+
+    The file is UTF-8 (a byte order mark is allowed) and holds one JSON
+    object, as the module docstring shows; C{{}} is a valid, empty manifest.
+    Page keys and asset paths must be absolute paths (with a query for
+    assets only), in ASCII (percent-encode the rest), that stay in the site:
+    no C{.} or C{..} segments or backslashes, even percent-encoded; see
+    L{pathProblem<txpush.assets.pathProblem>} for the whole rule.  C{"as"}
+    values are lower-cased.  A page key may appear only once.
+
+    Every mistake is a L{ManifestError} whose message names the file and,
+    where there is one, the line.  For mistakes in the shape or the values
+    of the JSON, the line is found by a search of the text (the page key,
+    then the offending entry from there on): it is right for manifests that
+    list each entry once, but may point at an earlier line when an entry's
+    text appears several times.
+
+    @param path: The manifest file.
+    @param siteRoot: The directory the site serves, if any: then every page
+        and asset path, percent-decoded and with symbolic links followed,
+        must name a file (existing or not) inside it.
+    @return: The manifest.
+    @raise ManifestError: The file cannot be read, is not UTF-8 or JSON, is
+        not of the manifest's shape, or names a path that is invalid or
+        outside the site.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ManifestError(
+            f"cannot read the push manifest ({error.strerror or error}): check "
+            "the path given with --push-manifest",
+            path,
+        ) from None
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ManifestError(
+            f"not UTF-8 text (byte 0x{raw[error.start]:02x}): save the file as UTF-8",
+            path,
+            raw.count(b"\n", 0, error.start) + 1,
+        ) from None
+    lines = _Lines(text)
+    try:
+        data = json.loads(text, object_pairs_hook=_refuseDuplicateKeys)
+    except json.JSONDecodeError as error:
+        raise ManifestError(
+            f"not valid JSON ({error.msg} at column {error.colno}): fix the syntax",
+            path,
+            error.lineno,
+        ) from None
+    except _DuplicateKeyError as error:
+        # The second occurrence is the one to report.
+        first = lines.find(error.key, key=True)
+        if first is not None:
+            lines.cursor += 1
+        second = lines.find(error.key, key=True)
+        raise ManifestError(
+            f"key {_shown(error.key)} appears twice in one object: merge the "
+            "two entries into one",
+            path,
+            second if second is not None else first,
+        ) from None
+    except RecursionError:
+        raise ManifestError(
+            "the JSON is nested too deeply: a manifest is an object of lists",
+            path,
+        ) from None
+    return _Reader(path, lines, siteRoot).read(data)
