@@ -30,6 +30,7 @@ from twisted.python.failure import Failure
 from twisted.web._http2 import H2Connection, H2Stream
 from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
 
+from txpush.diary import PushDiary
 from txpush.errors import IncompatibleTwistedError, PushNotSupportedError
 
 if TYPE_CHECKING:
@@ -131,6 +132,7 @@ class PushingH2Connection(H2Connection):
     A Twisted HTTP/2 connection that can push.
 
     @ivar maxConcurrentPushes: The site's cap on pushed streams open at once.
+    @ivar diary: The paths pushed on this connection.
     """
 
     _log = Logger()
@@ -138,6 +140,7 @@ class PushingH2Connection(H2Connection):
     def __init__(self, reactor: Any = None, maxConcurrentPushes: int = 100) -> None:
         super().__init__(reactor)
         self.maxConcurrentPushes = maxConcurrentPushes
+        self.diary = PushDiary()
         self._pushedStreamIDs: set[int] = set()
 
     # Push state, read by the pusher.
@@ -273,6 +276,49 @@ class PushingH2Connection(H2Connection):
     def _requestDone(self, streamID: int) -> None:
         self._pushedStreamIDs.discard(streamID)
         super()._requestDone(streamID)
+
+
+def sendEarlyHints(request: Any, linkValues: list[bytes], overHTTP11: bool) -> bool:
+    """
+    Send a C{103 Early Hints} informational response for C{request}.
+
+    @param request: A request whose response has not started.
+    @param linkValues: The C{Link} header values to send.
+    @param overHTTP11: Whether to send it to HTTP/1.1 clients too (an
+        HTTP/1.0 client never gets one: it cannot parse it).
+    @return: Whether it was sent.
+    """
+    if not linkValues or request.startedWriting or request._disconnected:
+        return False
+    channel = request.channel
+    if isinstance(channel, H2Stream):
+        connection = channel._conn
+        if channel.streamID not in connection.streams:
+            return False
+        headers = [(b":status", b"103")] + [(b"link", v) for v in linkValues]
+        try:
+            connection.conn.send_headers(channel.streamID, headers)
+        except h2.exceptions.H2Error:
+            return False
+        connection._tryToWriteControlData()
+        return True
+    if overHTTP11 and request.clientproto == b"HTTP/1.1":
+        transport = getattr(channel, "transport", None)
+        if transport is None:
+            return False
+        lines = [b"HTTP/1.1 103 Early Hints"] + [b"Link: " + v for v in linkValues]
+        transport.write(b"\r\n".join(lines) + b"\r\n\r\n")
+        return True
+    return False
+
+
+def isPushedRequest(request: object) -> bool:
+    """
+    @param request: Any request.
+    @return: Whether it is a pushed request (answering a C{PUSH_PROMISE}).
+    """
+    channel = getattr(request, "channel", None)
+    return isinstance(channel, H2Stream) and isPushedStreamID(channel.streamID)
 
 
 def pushingConnectionOf(channel: object) -> PushingH2Connection | None:

@@ -23,6 +23,14 @@ class IPusher(Interface):
         """
     )
 
+    diary = Attribute(
+        """
+        The L{txpush.diary.PushDiary} of this connection: the paths pushed
+        on it, most recent last.  L{push} records each path it promises, so a
+        policy can push an asset at most once per connection.
+        """
+    )
+
     activePushes = Attribute(
         """
         The number of pushed streams open on this connection now.

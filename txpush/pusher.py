@@ -22,6 +22,7 @@ from txpush._h2internals import (
     isPushedStreamID,
     pushingConnectionOf,
 )
+from txpush.diary import PushDiary
 from txpush.errors import (
     PushLimitReachedError,
     PushNotSupportedError,
@@ -85,6 +86,13 @@ class StreamPusher:
         return self._connection.pushLimit()
 
     @property
+    def diary(self) -> PushDiary:
+        """
+        See L{IPusher.diary}.
+        """
+        return self._connection.diary
+
+    @property
     def activePushes(self) -> int:
         """
         See L{IPusher.activePushes}.
@@ -138,6 +146,7 @@ class StreamPusher:
             checkedMethod, scheme, authority, path, pageHeaders, extraHeaders
         )
         promised = self._connection.promise(streamID, block)
+        self._connection.diary.add(path)
         return _pushOutcome(promised._request, path, promised.streamID)
 
 
