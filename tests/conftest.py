@@ -5,7 +5,10 @@ over cleartext TCP and TLS, and the tools real clients need.
 
 from __future__ import annotations
 
+import http.client
+import importlib.util
 import shutil
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -81,6 +84,18 @@ class Server:
         """A URL of this server."""
         return f"{self.scheme}://127.0.0.1:{self.portNumber}{path}"
 
+    def http11Connection(self) -> http.client.HTTPConnection:
+        """An HTTP/1.1 client connection to this server (ALPN http/1.1)."""
+        if not self.tls:
+            return http.client.HTTPConnection("127.0.0.1", self.portNumber, timeout=5)
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        context.set_alpn_protocols(["http/1.1"])
+        return http.client.HTTPSConnection(
+            "127.0.0.1", self.portNumber, context=context, timeout=5
+        )
+
     def stop(self) -> None:
         """Stop listening."""
         onReactor(self.port.stopListening)
@@ -109,6 +124,18 @@ def serve(
     yield start
     for server in servers:
         server.stop()
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def loadExample(name: str) -> Any:
+    """Import C{examples/NAME.py} as a module."""
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

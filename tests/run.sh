@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(nghttp2-client)
+DEBIAN_PACKAGES=(nghttp2-client chromium)
 
 missing=()
 for package in "${DEBIAN_PACKAGES[@]}"; do

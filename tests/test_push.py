@@ -6,9 +6,7 @@ over TLS with ALPN.
 
 from __future__ import annotations
 
-import http.client
 import json
-import ssl
 import subprocess
 import time
 
@@ -17,7 +15,7 @@ import h2.settings
 import pytest
 from twisted.web.static import Data
 
-from tests.conftest import onReactor
+from tests.conftest import loadExample, onReactor
 from tests.h2client import H2Client
 from tests.pushapp import APP_JS, STYLE_CSS, SlowBody, buildSite, push
 from txpush import (
@@ -301,18 +299,7 @@ def test_http11GetsNoPusher(serve, transport):
     """
     site, log, _ = buildSite(ASSETS)
     server = serve(site, tls=transport == "tls")
-    if server.tls:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        context.set_alpn_protocols(["http/1.1"])
-        connection = http.client.HTTPSConnection(
-            "127.0.0.1", server.portNumber, context=context, timeout=5
-        )
-    else:
-        connection = http.client.HTTPConnection(
-            "127.0.0.1", server.portNumber, timeout=5
-        )
+    connection = server.http11Connection()
     connection.request("GET", "/")
     response = connection.getresponse()
     assert (response.status, response.read()) == (200, b"<html>page</html>")
@@ -599,14 +586,7 @@ def test_goBlogExampleWithNghttp(serve, transport, nghttp):
     The Go blog's example app: nghttp -ans sees both assets pushed, over
     TLS and over h2c; with --no-push it fetches them itself.
     """
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location(
-        "gopush", Path(__file__).parent.parent / "examples" / "gopush.py"
-    )
-    gopush = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gopush)
+    gopush = loadExample("gopush")
     server = serve(gopush.buildSite(), tls=transport == "tls")
     assert runNghttp(nghttp, server.url()) == {
         "/": (False, 200),

@@ -1,0 +1,371 @@
+"""
+L{CacheAwarePushResource}: push a page's assets, remember in a digest cookie
+what the client has, and give clients that do not take pushes the same
+assets as Early Hints and C{Link} preload headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+from twisted.logger import Logger
+from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource, Resource, getChildForRequest
+
+from txpush._h2internals import isPushedRequest, sendEarlyHints
+from txpush.assets import Asset, asset
+from txpush.digest import (
+    DEFAULT_CAPACITY_BITS,
+    DEFAULT_COOKIE_NAME,
+    DEFAULT_MAX_AGE,
+    CacheDigest,
+    setCookieHeaderValue,
+)
+from txpush.errors import PushError
+from txpush.interfaces import IPusher
+from txpush.linkheader import formatPreloadLink, parsePreloadLinks
+from txpush.manifest import Manifest
+from txpush.policy import (
+    DEFAULT_MAX_PUSHES,
+    TRACK_BLOCKING_ASSETS,
+    PageFacts,
+    PagePlan,
+    PushPolicy,
+    mergeAssets,
+    planPage,
+    tracksFetchedResponse,
+)
+from txpush.pusher import PushResult
+
+_PLAN_ATTRIBUTE = "_txpushPagePlan"
+
+
+@attrs.frozen
+class PushConfig:
+    """
+    How a L{CacheAwarePushResource} pushes and hints.
+
+    @ivar manifest: The pages' assets, or L{None}.
+    @ivar push: Push to clients that take pushes; when L{False}, every client
+        gets Early Hints and preload headers instead.
+    @ivar maxPushes: The most assets pushed for one page.
+    @ivar useDigest: Be cache aware: read and update the digest cookie.
+        When L{False}, push is plain: every page pushes all its assets
+        (once per connection).
+    @ivar cookieName: The digest cookie's name; H2O's by default, so a client
+        keeps one digest across an H2O front and txpush.
+    @ivar capacityBits: The digest's capacity, 1 to 15 bits; 13 holds about
+        100 assets at a 1% false-positive rate.
+    @ivar cookieMaxAge: The digest cookie's C{Max-Age}, in seconds.
+    @ivar track: What the digest records: C{"blocking-assets"} (stylesheets
+        and scripts) or C{"all"}.
+    @ivar earlyHints: Send C{103 Early Hints} to clients that do not take
+        pushes, for the assets known before the page renders (from
+        L{CacheAwarePushResource.assetsFor} and the manifest).
+    @ivar earlyHintsOverHTTP11: Send them to HTTP/1.1 clients too (some old
+        HTTP/1.1 clients mishandle informational responses).
+    @ivar readLinkHeaders: Take assets from the C{Link: rel=preload} headers
+        the wrapped resource sets.
+    @ivar addLinkHeaders: List the page's assets as C{Link: rel=preload}
+        headers on its response.
+    """
+
+    manifest: Manifest | None = None
+    push: bool = True
+    maxPushes: int = DEFAULT_MAX_PUSHES
+    useDigest: bool = True
+    cookieName: bytes = DEFAULT_COOKIE_NAME
+    capacityBits: int = DEFAULT_CAPACITY_BITS
+    cookieMaxAge: int = DEFAULT_MAX_AGE
+    track: str = TRACK_BLOCKING_ASSETS
+    earlyHints: bool = True
+    earlyHintsOverHTTP11: bool = False
+    readLinkHeaders: bool = True
+    addLinkHeaders: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        # Fail at configuration time, not on the first request.
+        self.policy  # noqa: B018
+        CacheDigest(self.capacityBits)
+        setCookieHeaderValue(
+            CacheDigest(self.capacityBits), self.cookieName, self.cookieMaxAge
+        )
+
+    @property
+    def policy(self) -> PushPolicy:
+        """
+        The pure policy these settings make.
+        """
+        return PushPolicy(maxPushes=self.maxPushes, track=self.track, push=self.push)
+
+
+@attrs.define
+class PushCounters:
+    """
+    What a L{CacheAwarePushResource} has done since it was made.
+
+    @ivar pages: Pages that had assets to push or hint.
+    @ivar pushed: Assets pushed.
+    @ivar skippedCached: Assets not pushed or hinted: the client's digest
+        says it has them.
+    @ivar skippedDiary: Assets not pushed: already pushed on the connection.
+    @ivar skippedLimit: Assets not pushed: over the per-page limit.
+    @ivar pushFailed: Pushes refused (the client's stream limit, GOAWAY).
+    @ivar cancelled: Pushes the client reset.
+    @ivar bytesPushed: Body bytes of pushed responses.
+    @ivar earlyHints: C{103 Early Hints} responses sent.
+    @ivar hinted: Assets announced in them.
+    @ivar digestUpdates: Responses that set an updated digest cookie.
+    """
+
+    pages: int = 0
+    pushed: int = 0
+    skippedCached: int = 0
+    skippedDiary: int = 0
+    skippedLimit: int = 0
+    pushFailed: int = 0
+    cancelled: int = 0
+    bytesPushed: int = 0
+    earlyHints: int = 0
+    hinted: int = 0
+    digestUpdates: int = 0
+
+
+def pagePlanOf(request: IRequest) -> PagePlan | None:
+    """
+    @param request: A request served by a L{CacheAwarePushResource}.
+    @return: The plan applied to its response, once its headers are written,
+        or L{None} (not a page, or not served by one).
+    """
+    plan: PagePlan | None = getattr(request, _PLAN_ATTRIBUTE, None)
+    return plan
+
+
+class CacheAwarePushResource(Resource):
+    """
+    Wraps a resource tree (a C{static.File}, a Klein app, any L{IResource})
+    and pushes each page's assets to clients that take pushes, skipping what
+    the digest cookie says they have; other clients get the same assets as
+    C{103 Early Hints} and C{Link: rel=preload} headers.
+
+    A page's assets come from, in this order: L{assetsFor} (override it), the
+    manifest, and the C{Link: <path>; rel=preload} headers the wrapped
+    resource sets (those with C{nopush} are not pushed).  Serve it from a
+    L{txpush.PushSite} for push; any C{Site} serves hints and preload headers.
+
+    @ivar wrapped: The wrapped resource tree.
+    @ivar config: The L{PushConfig}.
+    @ivar counters: The L{PushCounters}.
+    """
+
+    isLeaf = True
+    log = Logger()
+
+    def __init__(self, wrapped: IResource, config: PushConfig | None = None) -> None:
+        """
+        @param wrapped: The resource tree to serve.
+        @param config: How to push; the defaults when L{None}.
+        """
+        super().__init__()
+        self.wrapped = wrapped
+        self.config = PushConfig() if config is None else config
+        self.counters = PushCounters()
+
+    def assetsFor(self, request: IRequest) -> Iterable[Asset | bytes | str]:
+        """
+        The assets of the page C{request} asks for, before the manifest's.
+        Override it; this one has none.
+
+        @param request: Any request served by this resource (pages and
+            assets alike; return nothing for those that are not pages).
+        @return: L{Asset}s, or absolute paths whose C{as} type is guessed
+            from their extension.
+        """
+        return ()
+
+    def render(self, request: IRequest) -> Any:
+        """
+        Render the wrapped resource for C{request}, pushing or hinting the
+        page's assets on the way.
+
+        @param request: The request.
+        @return: What the wrapped resource's C{render} returns.
+        """
+        resource = getChildForRequest(self.wrapped, request)
+        if not isPushedRequest(request):
+            try:
+                _PageResponse(self, request).begin()
+            except Exception:
+                # A push that cannot be made must never cost the page.
+                self.log.failure("Push preparation failed for {uri}", uri=request.uri)
+        return resource.render(request)
+
+
+class _PageResponse:
+    """
+    One response of a L{CacheAwarePushResource}, from its request to its
+    headers.
+    """
+
+    def __init__(self, resource: CacheAwarePushResource, request: Any) -> None:
+        self.resource = resource
+        self.request = request
+        self.config = resource.config
+        self.counters = resource.counters
+        self.log = resource.log
+
+    def begin(self) -> None:
+        request, config = self.request, self.config
+        headers = request.requestHeaders
+        self.conditional = headers.hasHeader(b"if-none-match") or headers.hasHeader(
+            b"if-modified-since"
+        )
+        self.digest = (
+            CacheDigest.fromCookieHeaders(
+                headers.getRawHeaders(b"cookie"), config.cookieName, config.capacityBits
+            )
+            if config.useDigest
+            else None
+        )
+        self.pusher = IPusher(request, None) if config.push else None
+        self.earlyAssets = mergeAssets(
+            _assets(self.resource.assetsFor(request)),
+            config.manifest.assetsFor(request.path) if config.manifest else (),
+        )
+        self.hinted: tuple[Asset, ...] = ()
+        if self.pusher is None and config.earlyHints and self.earlyAssets:
+            self._sendEarlyHints()
+        originalWrite = request.write
+
+        def writeAfterPushing(data: bytes) -> None:
+            request.write = originalWrite
+            try:
+                self.headersReady()
+            except Exception:
+                self.log.failure("Push failed for {uri}", uri=request.uri)
+            originalWrite(data)
+
+        request.write = writeAfterPushing
+
+    def _facts(self, status: int | None) -> PageFacts:
+        return PageFacts(
+            method=self.request.method,
+            conditional=self.conditional,
+            status=status,
+            canPush=self.pusher is not None,
+        )
+
+    def _sendEarlyHints(self) -> None:
+        plan = planPage(
+            self.config.policy, self._facts(None), self.earlyAssets, self.digest
+        )
+        links = [formatPreloadLink(a) for a in plan.hint]
+        if sendEarlyHints(self.request, links, self.config.earlyHintsOverHTTP11):
+            self.hinted = plan.hint
+            self.counters.earlyHints += 1
+            self.counters.hinted += len(plan.hint)
+
+    def headersReady(self) -> None:
+        """
+        The wrapped resource is about to write the response headers: push,
+        add preload headers, update the digest.
+        """
+        request, config = self.request, self.config
+        status = request.code
+        ownLinks = []
+        if config.readLinkHeaders:
+            scheme = b"https" if request.isSecure() else b"http"
+            ownLinks = parsePreloadLinks(
+                request.responseHeaders.getRawHeaders(b"link", []),
+                scheme,
+                request.getHeader(b"host"),
+            )
+        assets = mergeAssets(
+            self.earlyAssets, [link.asset for link in ownLinks if not link.nopush]
+        )
+        diary = self.pusher.diary if self.pusher is not None else ()
+        plan = planPage(config.policy, self._facts(status), assets, self.digest, diary)
+        setattr(request, _PLAN_ATTRIBUTE, plan)
+        pushed = [a for a in plan.push if self._push(a)]
+        if config.addLinkHeaders:
+            listed = {link.asset.path for link in ownLinks}
+            for preload in plan.preload:
+                if preload.path not in listed:
+                    request.responseHeaders.addRawHeader(
+                        b"link", formatPreloadLink(preload)
+                    )
+        # Only what really went out is remembered: a refused push is not.
+        self._updateDigest(
+            [a for a in plan.remember if a in pushed or a not in plan.push], status
+        )
+        if assets:
+            self._count(plan, pushed)
+
+    def _push(self, pushedAsset: Asset) -> bool:
+        assert self.pusher is not None
+        try:
+            outcome = self.pusher.push(pushedAsset.path)
+        except PushError as e:
+            self.counters.pushFailed += 1
+            self.log.debug("Not pushed: {error}", error=e)
+            return False
+        outcome.addCallback(self._pushed)
+        return True
+
+    def _pushed(self, result: PushResult) -> None:
+        self.counters.bytesPushed += result.bytesSent
+        if not result.completed:
+            self.counters.cancelled += 1
+            self.log.debug(
+                "Client cancelled push of {path}", path=result.path, cancelled=True
+            )
+
+    def _updateDigest(self, remember: list[Asset], status: int) -> None:
+        digest = self.digest
+        if digest is None:
+            return
+        changed = False
+        for remembered in remember:
+            changed = digest.add(remembered.path) or changed
+        contentTypes = self.request.responseHeaders.getRawHeaders(b"content-type")
+        if tracksFetchedResponse(
+            self.config.policy,
+            self.request.uri,
+            status,
+            contentTypes[0] if contentTypes else None,
+        ):
+            changed = digest.add(self.request.uri) or changed
+        if changed:
+            self.request.cookies.append(
+                setCookieHeaderValue(
+                    digest, self.config.cookieName, self.config.cookieMaxAge
+                )
+            )
+            self.counters.digestUpdates += 1
+
+    def _count(self, plan: PagePlan, pushed: list[Asset]) -> None:
+        counters = self.counters
+        counters.pages += 1
+        counters.pushed += len(pushed)
+        counters.skippedCached += len(plan.skippedCached)
+        counters.skippedDiary += len(plan.skippedDiary)
+        counters.skippedLimit += len(plan.skippedLimit)
+        self.log.debug(
+            "Page {uri}: pushed {pushed}, hinted {hinted}, skipped as cached "
+            "{skippedCached}, already pushed {skippedDiary}, over the limit "
+            "{skippedLimit}{because}",
+            uri=self.request.uri,
+            pushed=[a.path for a in pushed],
+            hinted=[a.path for a in self.hinted],
+            skippedCached=[a.path for a in plan.skippedCached],
+            skippedDiary=[a.path for a in plan.skippedDiary],
+            skippedLimit=[a.path for a in plan.skippedLimit],
+            reason=plan.reason,
+            because="" if plan.reason is None else f" ({plan.reason})",
+        )
+
+
+def _assets(items: Iterable[Asset | bytes | str]) -> list[Asset]:
+    return [item if isinstance(item, Asset) else asset(item) for item in items]
