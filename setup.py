@@ -17,13 +17,16 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.11",
-    packages=["txpush"],
-    package_data={"txpush": ["py.typed"]},
+    # twisted.plugins holds only the txpush_plugin.py dropin: it has no
+    # __init__.py of its own, and installs beside Twisted's plugins.
+    packages=["txpush", "twisted.plugins"],
+    package_data={"txpush": ["py.typed", "demo/*"]},
     install_requires=[
         # txpush extends Twisted's private HTTP/2 internals
         # (twisted.web._http2): pin to the release line it is tested on.
         "Twisted[http2,tls]>=26.10.0,<26.11",
         "h2>=4.1,<5",
+        "hyperframe>=6,<7",
         "pyOpenSSL>=25.0",
         "service_identity>=24.1",
         "cryptography>=44",

@@ -21,6 +21,16 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
+GOAWAY_FRAME_TYPE = 0x7
+
+
+@dataclass(frozen=True)
+class GoAway:
+    """A GOAWAY frame the server sent."""
+
+    lastStreamID: int
+    errorCode: int
+
 
 class _ClientConnection(h2.connection.H2Connection):  # type: ignore[misc]
     """
@@ -113,7 +123,8 @@ class H2Client:
     ) -> None:
         self.timeout = timeout
         self.streams: dict[int, Stream] = {}
-        self.terminated: h2.events.ConnectionTerminated | None = None
+        self.terminated: GoAway | None = None
+        self._inbound = bytearray()
         self.closed = False
         self.onPushPromise = onPushPromise
         self.onPushResponse = onPushResponse
@@ -214,9 +225,30 @@ class H2Client:
 
     def receive(self, data: bytes) -> None:
         """Feed bytes from the server to h2 and record the events."""
-        for event in self.conn.receive_data(data):
+        for event in self.conn.receive_data(self._withoutGoAway(data)):
             self._handle(event)
         self.flush()
+
+    def _withoutGoAway(self, data: bytes) -> bytes:
+        # h2 stops processing a connection once it receives GOAWAY, but a
+        # server's GOAWAY lets the streams it names finish (RFC 9113 6.8), as
+        # browsers and nghttp let them: record GOAWAY frames here instead.
+        self._inbound += data
+        passed = bytearray()
+        while len(self._inbound) >= 9:
+            length = int.from_bytes(self._inbound[:3], "big")
+            if len(self._inbound) < 9 + length:
+                break
+            frame = bytes(self._inbound[: 9 + length])
+            del self._inbound[: 9 + length]
+            if frame[3] == GOAWAY_FRAME_TYPE:
+                self.terminated = GoAway(
+                    lastStreamID=int.from_bytes(frame[9:13], "big") & 0x7FFFFFFF,
+                    errorCode=int.from_bytes(frame[13:17], "big"),
+                )
+            else:
+                passed += frame
+        return bytes(passed)
 
     def _handle(self, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.PushedStreamReceived):
@@ -239,8 +271,6 @@ class H2Client:
             stream = self.streams.get(event.stream_id)
             if stream is not None and stream.resetCode is None:
                 stream.resetCode = event.error_code
-        elif isinstance(event, h2.events.ConnectionTerminated):
-            self.terminated = event
 
     def _promised(self, event: h2.events.PushedStreamReceived) -> None:
         stream = Stream(

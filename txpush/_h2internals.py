@@ -19,9 +19,10 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import h2.connection
+import h2.errors
 import h2.events
 import h2.exceptions
-from twisted import version as twistedVersion
+import hyperframe.frame
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionLost
 from twisted.internet.task import Clock
@@ -30,6 +31,7 @@ from twisted.python.failure import Failure
 from twisted.web._http2 import H2Connection, H2Stream
 from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
 
+from twisted import version as twistedVersion
 from txpush.diary import PushDiary
 from txpush.errors import IncompatibleTwistedError, PushNotSupportedError
 
@@ -141,6 +143,7 @@ class PushingH2Connection(H2Connection):
         super().__init__(reactor)
         self.maxConcurrentPushes = maxConcurrentPushes
         self.diary = PushDiary()
+        self.goingAway = False
         self._pushedStreamIDs: set[int] = set()
 
     # Push state, read by the pusher.
@@ -153,6 +156,7 @@ class PushingH2Connection(H2Connection):
         """
         return bool(
             self._stillProducing
+            and not self.goingAway
             and self.conn.remote_settings.enable_push
             and self.conn.state_machine.state != h2.connection.ConnectionState.CLOSED
         )
@@ -189,6 +193,49 @@ class PushingH2Connection(H2Connection):
             hosts = stream._request.requestHeaders.getRawHeaders(b"host")
             authority = hosts[0] if hosts else None
         return scheme, authority
+
+    # Graceful shutdown.
+
+    def openStreamCount(self) -> int:
+        """
+        @return: How many streams (the client's and pushed ones) are open.
+        """
+        return len(self.streams) if self._stillProducing else 0
+
+    def announceShutdown(self) -> None:
+        """
+        Send GOAWAY naming the last stream the client opened: the client
+        opens no new stream, and those open may finish.  Push stops.
+        """
+        if self.goingAway or not self._stillProducing:
+            return
+        self.goingAway = True
+        self._tryToWriteControlData()
+        # h2 refuses to send anything once it has sent GOAWAY, so this first
+        # GOAWAY is written around it: the open streams can still finish.
+        frame = hyperframe.frame.GoAwayFrame(0)
+        frame.last_stream_id = self.conn.highest_inbound_stream_id
+        frame.error_code = h2.errors.ErrorCodes.NO_ERROR
+        data = frame.serialize()
+        assert self.transport is not None
+        if self._consumerBlocked is None and not self._bufferedControlFrames:
+            self.transport.write(data)
+        else:
+            self._bufferedControlFrames.append(data)
+            self._bufferedControlFrameBytes += len(data)
+
+    def closeGracefully(self) -> None:
+        """
+        End the connection: a final GOAWAY, then close; streams still open
+        are lost.
+        """
+        if not self._stillProducing:
+            return
+        self.conn.close_connection(
+            error_code=h2.errors.ErrorCodes.NO_ERROR,
+            last_stream_id=self.conn.highest_inbound_stream_id,
+        )
+        self._terminate(Failure(ConnectionLost("Server shutting down")))
 
     # Sending a push.
 
@@ -389,6 +436,9 @@ class PushChannelProtocol(_GenericHTTPChannelProtocol):
         self._channel.makeConnection(transport)
         networkProducer.registerProducer(self._channel, True)
         self._negotiatedProtocol = b"h2"
+        connections = getattr(factory, "http2Connections", None)
+        if connections is not None:
+            connections.add(self._channel)
 
 
 def buildPushChannelProtocol(factory: Site) -> PushChannelProtocol:

@@ -4,15 +4,25 @@ L{PushSite}: a Twisted Web site whose HTTP/2 connections can push.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
+from twisted.internet.defer import Deferred
+from twisted.internet.task import LoopingCall
 from twisted.web.resource import IResource
 from twisted.web.server import Site
 
-from txpush._h2internals import buildPushChannelProtocol, checkTwistedInternals
+from txpush._h2internals import (
+    PushingH2Connection,
+    buildPushChannelProtocol,
+    checkTwistedInternals,
+)
 
 DEFAULT_MAX_CONCURRENT_PUSHES = 100
 """The site's default cap on pushed streams open at once per connection."""
+
+DEFAULT_GRACE_PERIOD = 10.0
+"""Seconds L{PushSite.shutDown} lets open HTTP/2 streams finish."""
 
 
 class PushSite(Site):
@@ -30,6 +40,7 @@ class PushSite(Site):
     @ivar maxConcurrentPushes: The most pushed streams a connection may have
         open at once; the client's C{SETTINGS_MAX_CONCURRENT_STREAMS} may
         lower it.
+    @ivar http2Connections: The site's open HTTP/2 connections.
     """
 
     protocol = buildPushChannelProtocol
@@ -58,3 +69,34 @@ class PushSite(Site):
             )
         super().__init__(resource, *args, **kwargs)
         self.maxConcurrentPushes = maxConcurrentPushes
+        self.http2Connections: weakref.WeakSet[PushingH2Connection] = weakref.WeakSet()
+
+    def shutDown(self, gracePeriod: float = DEFAULT_GRACE_PERIOD) -> Deferred[None]:
+        """
+        Close the site's HTTP/2 connections gracefully: send each a GOAWAY so
+        that its client opens no new stream, let open streams finish for up to
+        C{gracePeriod} seconds, then close every connection.  Stop listening
+        first, so no new connection arrives.
+
+        @param gracePeriod: The most seconds to wait for open streams.
+        @return: A L{Deferred} that fires when every connection is closed.
+        """
+        connections = list(self.http2Connections)
+        for connection in connections:
+            connection.announceShutdown()
+        deadline = self.reactor.seconds() + gracePeriod
+        done: Deferred[None] = Deferred()
+
+        def check() -> None:
+            busy = [c for c in connections if c.openStreamCount()]
+            if busy and self.reactor.seconds() < deadline:
+                return
+            poll.stop()
+            for connection in connections:
+                connection.closeGracefully()
+            done.callback(None)
+
+        poll = LoopingCall(check)
+        poll.clock = self.reactor
+        poll.start(0.05, now=True)
+        return done
