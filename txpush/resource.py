@@ -287,8 +287,8 @@ class _PageResponse:
         )
         diary = self.pusher.diary if self.pusher is not None else ()
         plan = planPage(config.policy, self._facts(status), assets, self.digest, diary)
-        setattr(request, _PLAN_ATTRIBUTE, plan)
         pushed = [a for a in plan.push if self._push(a)]
+        setattr(request, _PLAN_ATTRIBUTE, attrs.evolve(plan, push=tuple(pushed)))
         if config.addLinkHeaders:
             listed = {link.asset.path for link in ownLinks}
             for preload in plan.preload:
