@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every check of txpush, on a fresh machine or a used one:
 #  1. installs the Debian packages of the real clients the tests drive;
-#  2. makes a virtual environment (.venv, or $TXPUSH_VENV) with txpush and
-#     its "test" extra from setup.py;
+#  2. makes a virtual environment (.venv, or $TXPUSH_VENV) with txpush (an
+#     editable install, so `twist txpush` runs the work tree) and its "test"
+#     extra from setup.py;
 #  3. runs ruff, mypy and the whole pytest suite (arguments go to pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,12 @@ venv="${TXPUSH_VENV:-.venv}"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
+# "compat" editable mode puts the work tree on sys.path, where Twisted's
+# plugin loader finds twisted/plugins/txpush_plugin.py for `twist txpush`.
+"$venv/bin/python" -m pip install -q --disable-pip-version-check \
+    --config-settings editable_mode=compat -e '.[test]'
+# Write Twisted's plugin cache now, so no test races to write it.
+"$venv/bin/python" -c 'from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))'
 
 echo "ruff:"
 "$venv/bin/ruff" check .

@@ -1,0 +1,450 @@
+"""
+C{twist txpush}, run as a real process and driven with nghttp and the python
+h2 client.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import h2.settings
+import pytest
+
+from tests.h2client import H2Client
+
+BIN = Path(sys.executable).parent
+TWIST = str(BIN / "twist")
+SERVING = re.compile(r"Serving .* open (.*)$")
+
+
+class TwistServer:
+    """
+    C{twist txpush} in a subprocess, with its log read in a thread.
+    """
+
+    def __init__(self, *arguments: str, stateDir: Path, wait: bool = True):
+        self.process = subprocess.Popen(
+            [
+                TWIST,
+                "--log-format",
+                "text",
+                "txpush",
+                "--state-dir",
+                str(stateDir),
+                *arguments,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.log: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self.urls: list[str] = []
+        if wait:
+            line = self.waitFor(SERVING)
+            self.urls = re.findall(r"(https?://[^/ ]+/)", line)
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def waitFor(self, pattern: re.Pattern[str], timeout: float = 30) -> str:
+        """The first new log line matching C{pattern}."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                if self.process.poll() is not None and self.lines.empty():
+                    break
+                continue
+            self.log.append(line)
+            if pattern.search(line):
+                return line
+        raise AssertionError(f"no log line matching {pattern.pattern}: {self.log}")
+
+    def url(self, scheme: str) -> str:
+        """Its URL of that scheme."""
+        return next(u for u in self.urls if u.startswith(scheme + "://"))
+
+    def port(self, scheme: str) -> int:
+        """Its port of that scheme."""
+        return int(self.url(scheme).rstrip("/").rsplit(":", 1)[1])
+
+    def stop(self, signalNumber: int = signal.SIGTERM, timeout: float = 30) -> int:
+        """Signal it and return its exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signalNumber)
+        try:
+            return self.process.wait(timeout)
+        finally:
+            while not self.lines.empty():
+                self.log.append(self.lines.get())
+
+
+@pytest.fixture
+def twist(tmp_path):
+    servers: list[TwistServer] = []
+
+    def start(*arguments: str, wait: bool = True) -> TwistServer:
+        server = TwistServer(*arguments, stateDir=tmp_path / "state", wait=wait)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+
+
+def runNghttp(nghttp, *arguments):
+    completed = subprocess.run(
+        [nghttp, "--timeout=10", *arguments], capture_output=True, text=True, timeout=30
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout
+
+
+STATS_ROW = re.compile(
+    r"^\s*\d+\s+\S+\s+(\*?)\s*\S+\s+\S+\s+(\d+)\s+\d+\s+(\S+)\s*$", re.M
+)
+
+
+def statistics(output):
+    """{path: pushed} from nghttp -s output."""
+    return {path: star == "*" for star, _, path in STATS_ROW.findall(output)}
+
+
+LISTEN = ("--listen", "ssl:0", "--listen", "tcp:0")
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_demoFirstAndRepeatVisit(twist, nghttp, scheme):
+    """
+    The demo's first visit pushes its blocking assets and sets the digest
+    cookie; the repeat visit with the cookie pushes nothing and nghttp
+    fetches everything itself.
+    """
+    server = twist(*LISTEN)
+    first = runNghttp(nghttp, "-ans", "-v", server.url(scheme))
+    assert statistics(first) == {
+        "/": False,
+        "/style.css": True,
+        "/app.js": True,
+        "/logo.svg": False,
+    }
+    cookie = re.search(r"set-cookie: (h2o_casper=[^;]+)", first).group(1)
+    repeat = runNghttp(nghttp, "-ans", "-H", f"cookie: {cookie}", server.url(scheme))
+    assert statistics(repeat) == {
+        "/": False,
+        "/style.css": False,
+        "/app.js": False,
+        "/logo.svg": False,
+    }
+    assert server.stop() == 0
+
+
+def test_noPushGivesEarlyHints(twist, nghttp):
+    """
+    With --no-push, a client that takes pushes gets a 103 with both preload
+    links and no PUSH_PROMISE.
+    """
+    server = twist(*LISTEN, "--no-push")
+    output = runNghttp(nghttp, "-nv", server.url("https"))
+    assert "PUSH_PROMISE" not in output
+    hints = output.index(":status: 103")
+    assert output.index("link: </style.css>; rel=preload; as=style") > hints
+    assert output.index("link: </app.js>; rel=preload; as=script") > hints
+    assert output.index(":status: 200") > hints
+
+
+def test_noDigest(twist, nghttp):
+    """
+    With --no-digest, push is plain: no cookie, and a repeat visit pushes
+    again.
+    """
+    server = twist(*LISTEN, "--no-digest")
+    for _ in range(2):
+        output = runNghttp(nghttp, "-ans", "-v", server.url("http"))
+        assert "set-cookie" not in output
+        assert statistics(output)["/style.css"] is True
+
+
+def test_ownSiteAndManifest(twist, nghttp, tmp_path):
+    """
+    --path serves a directory and --push-manifest names its assets;
+    --max-pushes caps them; --access-log says what push did.
+    """
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text(
+        '<link rel="stylesheet" href="/a.css"><script src="/b.js"></script>'
+    )
+    (site / "a.css").write_text("a{}")
+    (site / "b.js").write_text("b()")
+    manifest = tmp_path / "push.json"
+    manifest.write_text('{"/index.html": ["/a.css", "/b.js"]}')
+    log = tmp_path / "access.log"
+    server = twist(
+        *LISTEN,
+        "--path",
+        str(site),
+        "--push-manifest",
+        str(manifest),
+        "--max-pushes",
+        "1",
+        "--access-log",
+        str(log),
+    )
+    output = runNghttp(nghttp, "-ans", "-v", server.url("http"))
+    assert statistics(output) == {"/": False, "/a.css": True, "/b.js": False}
+    assert server.stop() == 0
+    lines = log.read_text().splitlines()
+    assert any(
+        '"GET / HTTP/2" 200' in line
+        and line.endswith("push=page pushed=1 cached=0 hinted=0")
+        for line in lines
+    ), lines
+    assert any(
+        '"GET /a.css HTTP/2" 200' in line and line.endswith("push=pushed")
+        for line in lines
+    ), lines
+    assert any(
+        '"GET /b.js HTTP/2" 200' in line and line.endswith("push=-") for line in lines
+    ), lines
+
+
+def test_defaultListensOn8443WithTheDevelopmentCertificate(twist, nghttp, tmp_path):
+    """
+    With no options, the demo is served on https://localhost:8443/ with a
+    development certificate made in the state directory, which the log
+    names.
+    """
+    server = twist()
+    assert server.urls == ["https://localhost:8443/"]
+    certificate = tmp_path / "state" / "localhost-cert.pem"
+    assert certificate.exists()
+    assert any(str(certificate) in line for line in server.log)
+    output = runNghttp(nghttp, "-ans", "https://localhost:8443/")
+    assert statistics(output)["/style.css"] is True
+    assert server.stop(signal.SIGINT) == 0
+
+
+@pytest.mark.parametrize("signalNumber", [signal.SIGTERM, signal.SIGINT])
+def test_stopLetsOpenStreamsFinish(twist, signalNumber):
+    """
+    On SIGTERM or SIGINT, a client with a response in flight gets a GOAWAY,
+    its open stream finishes, and the process exits 0.
+    """
+    server = twist(*LISTEN)
+    # A window of 0 holds the response body until the client opens it.
+    settings = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0}
+    with H2Client(server.port("http"), settings=settings) as client:
+        streamID = client.request(b"/style.css")
+        client.runUntil(lambda: client.streams[streamID].headers is not None)
+        server.process.send_signal(signalNumber)
+        client.runUntil(
+            lambda: client.terminated is not None or client.closed is True, timeout=15
+        )
+        assert client.terminated is not None and client.terminated.errorCode == 0
+        assert client.terminated.lastStreamID == streamID
+        assert not client.streams[streamID].ended
+        client.conn.update_settings(
+            {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 65535}
+        )
+        client.conn.increment_flow_control_window(65535, streamID)
+        client.flush()
+        client.runUntil(lambda: client.streams[streamID].ended, timeout=15)
+        assert b"font-family" in client.streams[streamID].body
+    assert server.stop() == 0
+    assert any("Stopping on signal" in line for line in server.log)
+
+
+def badInput(twist, *arguments):
+    """Run twist txpush with a mistake; return (exit status, output)."""
+    server = twist(*arguments, wait=False)
+    status = server.process.wait(60)
+    server.stop()
+    return status, "".join(server.log)
+
+
+def assertOneLine(output, *fragments):
+    lines = output.strip().splitlines()
+    assert len(lines) == 1, output
+    assert lines[0].startswith("twist txpush: "), output
+    assert "Traceback" not in output
+    for fragment in fragments:
+        assert fragment in lines[0], output
+
+
+def test_missingPath(twist, tmp_path):
+    status, output = badInput(twist, "--path", str(tmp_path / "nowhere"))
+    assert status == 64
+    assertOneLine(output, "--path", "nowhere", "no such directory")
+
+
+def test_pathThatIsAFile(twist, tmp_path):
+    (tmp_path / "file").write_text("x")
+    status, output = badInput(twist, "--path", str(tmp_path / "file"))
+    assert status == 64
+    assertOneLine(output, "--path", "no such directory")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ('{\n  "/index.html": [\n    "/a.css",\n  ]\n}', ["line 4"]),
+        ('["/a.css"]', ["object"]),
+        ('{\n  "/index.html": [\n    "a.css"\n  ]\n}', ["line 3", "absolute path"]),
+        ('{\n  "/index.html": ["/../secret.css"]\n}', ["line 2"]),
+        ('{\n  "/index.html": "/a.css"\n}', ["line 2"]),
+    ],
+)
+def test_invalidManifest(twist, tmp_path, text, fragments):
+    """
+    A manifest that is not JSON, of the wrong shape, with relative paths or
+    paths outside the site: one line naming the option, the file and line.
+    """
+    site = tmp_path / "site"
+    site.mkdir()
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(text)
+    status, output = badInput(
+        twist, "--path", str(site), "--push-manifest", str(manifest)
+    )
+    assert status == 64
+    assertOneLine(output, "--push-manifest", "manifest.json", *fragments)
+
+
+def test_missingManifest(twist, tmp_path):
+    status, output = badInput(twist, "--push-manifest", str(tmp_path / "absent.json"))
+    assert status == 64
+    assertOneLine(output, "--push-manifest", "absent.json")
+
+
+@pytest.mark.parametrize("description", ["foo:1", "tcp:notaport", "ssl:"])
+def test_badEndpoint(twist, description):
+    status, output = badInput(twist, "--listen", description)
+    assert status == 64
+    assertOneLine(output, f"--listen {description}", "endpoint")
+
+
+def test_certificateThatDoesNotLoad(twist, tmp_path):
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate")
+    status, output = badInput(
+        twist, "--listen", f"ssl:0:privateKey={bad}:certKey={bad}"
+    )
+    assert status == 64
+    assertOneLine(output, "--listen ssl:0", "PEM")
+
+
+def test_portInUse(twist):
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status, output = badInput(twist, "--listen", f"tcp:{port}")
+    assert status == 69
+    assertOneLine(output, f"--listen tcp:{port}", "cannot listen", "in use")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragment"),
+    [
+        (["--capacity-bits", "99"], "--capacity-bits 99"),
+        (["--capacity-bits", "x"], "--capacity-bits x"),
+        (["--max-pushes", "-1"], "--max-pushes -1"),
+        (["--track", "some"], "--track some"),
+        (["--digest-cookie", "a b"], "--digest-cookie a b"),
+        (["--grace-period", "x"], "--grace-period"),
+        (["--no-such-option"], "no-such-option"),
+    ],
+)
+def test_badOptions(twist, arguments, fragment):
+    status, output = badInput(twist, *arguments)
+    assert status == 64
+    assertOneLine(output, fragment)
+
+
+def test_unwritableAccessLog(twist, tmp_path):
+    status, output = badInput(
+        twist, "--access-log", str(tmp_path / "no" / "such" / "x.log")
+    )
+    assert status == 64
+    assertOneLine(output, "--access-log")
+
+
+def test_freshVirtualEnvironment(tmp_path):
+    """
+    pip install into a new virtual environment gives a working
+    twist txpush (the dropin is installed, the plugin cache is written and
+    lists it, the demo files are packaged).
+    """
+    root = Path(__file__).parent.parent
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [
+            str(venv / "bin" / "pip"),
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    env = {**os.environ, "HOME": str(tmp_path)}
+    completed = subprocess.run(
+        [str(venv / "bin" / "twist"), "txpush", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "--push-manifest" in completed.stdout
+    assert "Unable to write" not in completed.stderr + completed.stdout
+    plugins = next((venv / "lib").glob("python3*/site-packages/twisted/plugins"))
+    assert (plugins / "txpush_plugin.py").exists()
+    assert b"txpush" in (plugins / "dropin.cache").read_bytes()
+    demo = next((venv / "lib").glob("python3*/site-packages/txpush/demo"))
+    assert {p.name for p in demo.iterdir()} >= {
+        "index.html",
+        "style.css",
+        "app.js",
+        "logo.svg",
+        "push-manifest.json",
+    }
+
+
+def test_everyOptionIsDocumented():
+    """
+    docs/twist-txpush.md and the README's table name every option of
+    twist txpush --help, and no option that does not exist.
+    """
+    from txpush.tap import Options
+
+    helpText = str(Options())
+    options = set(re.findall(r"--([a-z][a-z-]+)", helpText)) - {"help", "version"}
+    root = Path(__file__).parent.parent
+    for document in (root / "docs" / "twist-txpush.md", root / "README.md"):
+        text = document.read_text()
+        documented = set(re.findall(r"`--([a-z][a-z-]+)", text))
+        assert options <= documented, (document, options - documented)
+        assert documented <= options, (document, documented - options)

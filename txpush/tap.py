@@ -1,0 +1,462 @@
+"""
+C{twist txpush}: serve a directory over HTTPS and HTTP/2 with cache-aware
+push and Early Hints.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, ClassVar
+
+from twisted.application.service import MultiService, Service
+from twisted.internet import endpoints
+from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
+from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.logger import Logger
+from twisted.python import usage
+from twisted.python.failure import Failure
+from twisted.web.static import File
+
+from txpush.accesslog import pushLogFormatter
+from txpush.devcert import ensureDevelopmentCertificate
+from txpush.digest import DEFAULT_CAPACITY_BITS, DEFAULT_COOKIE_NAME
+from txpush.manifest import ManifestError, loadManifest
+from txpush.policy import DEFAULT_MAX_PUSHES, TRACKED_TYPES
+from txpush.resource import CacheAwarePushResource, PushConfig
+from txpush.site import DEFAULT_GRACE_PERIOD, PushSite
+
+DEMO_SITE = Path(__file__).parent / "demo"
+"""The embedded demo site, served when no C{--path} is given."""
+
+DEMO_MANIFEST = DEMO_SITE / "push-manifest.json"
+"""The demo site's push manifest."""
+
+DEFAULT_PORT = 8443
+"""The HTTPS port served when no C{--listen} is given."""
+
+EX_USAGE = 64
+"""Exit status for a wrong command line or a file it names (sysexits.h)."""
+
+EX_UNAVAILABLE = 69
+"""Exit status for a port that cannot be listened on (sysexits.h)."""
+
+
+def defaultStateDirectory() -> Path:
+    """
+    @return: Where the development certificate is kept by default:
+        C{$XDG_STATE_HOME/txpush}, or C{~/.local/state/txpush}.
+    """
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "txpush"
+
+
+def _wholeNumber(option: str, value: str, low: int, high: int, hint: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = low - 1
+    if not low <= number <= high:
+        raise usage.UsageError(
+            f"--{option} {value}: give a whole number from {low} to {high}{hint}"
+        )
+    return number
+
+
+class Options(usage.Options):
+    """
+    The options of C{twist txpush}.
+    """
+
+    synopsis = "[txpush options]"
+    longdesc = """\
+Serve a directory over HTTPS and HTTP/2 with cache-aware server push for
+clients that take pushes, and 103 Early Hints and Link preload headers for
+browsers. With no options, serve the embedded demo site on
+https://localhost:8443/ with a development certificate made on first run."""
+
+    optParameters: ClassVar[list[list[Any]]] = [
+        ["path", None, None, "The directory to serve. [default: the demo site]"],
+        [
+            "push-manifest",
+            None,
+            None,
+            'A JSON file mapping pages to their assets: {"/index.html": '
+            '["/style.css", "/app.js"]}. [default: the demo\'s, with no --path]',
+        ],
+        [
+            "state-dir",
+            None,
+            None,
+            "Where the development certificate is kept. "
+            "[default: $XDG_STATE_HOME/txpush or ~/.local/state/txpush]",
+        ],
+        [
+            "digest-cookie",
+            None,
+            DEFAULT_COOKIE_NAME.decode(),
+            "The name of the cache digest cookie (H2O's by default).",
+        ],
+        [
+            "capacity-bits",
+            None,
+            str(DEFAULT_CAPACITY_BITS),
+            "The digest's capacity, 1 to 15 bits; 13 holds about 100 assets "
+            "at a 1% false-positive rate.",
+        ],
+        [
+            "track",
+            None,
+            TRACKED_TYPES[0],
+            "What the digest records: blocking-assets (stylesheets and "
+            "scripts) or all.",
+        ],
+        [
+            "max-pushes",
+            None,
+            str(DEFAULT_MAX_PUSHES),
+            "The most assets pushed for one page.",
+        ],
+        [
+            "access-log",
+            None,
+            None,
+            "Write the access log to this file, each line saying what push "
+            "did (push=pushed, or push=page pushed=N cached=N hinted=N). "
+            "[default: the twist log]",
+        ],
+        [
+            "grace-period",
+            None,
+            str(DEFAULT_GRACE_PERIOD),
+            "Seconds open HTTP/2 streams may take to finish on SIGINT or "
+            "SIGTERM, after a GOAWAY.",
+        ],
+    ]
+
+    optFlags: ClassVar[list[list[Any]]] = [
+        ["no-push", None, "Push nothing: every client gets Early Hints instead."],
+        [
+            "no-digest",
+            None,
+            "Plain push: no digest cookie, every page pushes all its assets "
+            "(once per connection).",
+        ],
+        ["no-early-hints", None, "Send no 103 Early Hints."],
+        [
+            "no-link-preload",
+            None,
+            "Neither push assets named by Link: rel=preload headers of the "
+            "site's responses, nor add such headers.",
+        ],
+    ]
+
+    compData = usage.Completions(
+        optActions={
+            "path": usage.CompleteDirs(),
+            "push-manifest": usage.CompleteFiles("*.json"),
+            "state-dir": usage.CompleteDirs(),
+            "access-log": usage.CompleteFiles("*.log"),
+            "track": usage.CompleteList(list(TRACKED_TYPES)),
+        }
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+
+    def opt_listen(self, description: str) -> None:
+        """
+        Listen on a Twisted endpoint; repeat to listen on several.  ssl:PORT
+        serves HTTPS (HTTP/2 with ALPN, and HTTP/1.1), with the development
+        certificate unless privateKey= and certKey= name one.  tcp:PORT
+        serves cleartext HTTP/2 with prior knowledge and HTTP/1.1.
+        [default: ssl:8443]
+        """
+        self["listen"].append(description)
+
+    # usage.Options prints a docstring as written: fold it into one line.
+    opt_listen.__doc__ = " ".join((opt_listen.__doc__ or "").split())
+
+    def parseOptions(self, options: Any = None) -> None:
+        """
+        Parse the command line; a mistake ends the process with a one-line
+        message and exit status 64, not a traceback.
+
+        @param options: The arguments, without the program and plugin names.
+        """
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            sys.stderr.write(f"twist txpush: {e} (see twist txpush --help)\n")
+            raise SystemExit(EX_USAGE) from None
+
+    def postOptions(self) -> None:
+        """
+        Check every option and the files they name, and build the site's
+        configuration.
+
+        @raise usage.UsageError: An option or a file it names is wrong; the
+            message names them, the line where there is one, and what to do.
+        """
+        self["capacity-bits"] = _wholeNumber(
+            "capacity-bits",
+            self["capacity-bits"],
+            1,
+            15,
+            " (13 holds about 100 assets at a 1% false-positive rate)",
+        )
+        self["max-pushes"] = _wholeNumber("max-pushes", self["max-pushes"], 0, 1000, "")
+        try:
+            self["grace-period"] = float(self["grace-period"])
+        except ValueError:
+            self["grace-period"] = -1.0
+        if not 0 <= self["grace-period"] <= 3600:
+            raise usage.UsageError(
+                "--grace-period: give a number of seconds from 0 to 3600"
+            )
+        if self["track"] not in TRACKED_TYPES:
+            raise usage.UsageError(
+                f"--track {self['track']}: give one of {', '.join(TRACKED_TYPES)}"
+            )
+        self["site"] = self._sitePath()
+        self["manifest"] = self._manifest()
+        self["config"] = self._config()
+        self["endpoints"] = self._endpoints()
+        self._checkAccessLog()
+
+    def _sitePath(self) -> Path:
+        if self["path"] is None:
+            return DEMO_SITE
+        path = Path(self["path"]).expanduser()
+        if not path.is_dir():
+            raise usage.UsageError(
+                f"--path {path}: no such directory: give the directory to serve"
+            )
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise usage.UsageError(
+                f"--path {path}: not readable by this user: fix its permissions"
+            )
+        return path.resolve()
+
+    def _manifest(self) -> Any:
+        if self["push-manifest"] is None:
+            if self["path"] is not None:
+                return None
+            manifestPath = DEMO_MANIFEST
+        else:
+            manifestPath = Path(self["push-manifest"]).expanduser()
+        try:
+            return loadManifest(manifestPath, siteRoot=self["site"])
+        except ManifestError as e:
+            raise usage.UsageError(f"--push-manifest: {e}") from None
+
+    def _config(self) -> PushConfig:
+        linkPreload = not self["no-link-preload"]
+        try:
+            return PushConfig(
+                manifest=self["manifest"],
+                push=not self["no-push"],
+                maxPushes=self["max-pushes"],
+                useDigest=not self["no-digest"],
+                cookieName=self["digest-cookie"].encode("ascii", "replace"),
+                capacityBits=self["capacity-bits"],
+                track=self["track"],
+                earlyHints=not self["no-early-hints"],
+                readLinkHeaders=linkPreload,
+                addLinkHeaders=linkPreload,
+            )
+        except ValueError as e:
+            raise usage.UsageError(
+                f"--digest-cookie {self['digest-cookie']}: {e}"
+            ) from None
+
+    def _endpoints(self) -> list[tuple[str, IStreamServerEndpoint]]:
+        from twisted.internet import reactor
+
+        descriptions = self["listen"] or [f"ssl:{DEFAULT_PORT}"]
+        self["certificate"] = None
+        parsed = []
+        for description in descriptions:
+            full = description
+            if description.startswith("ssl:") and "privateKey=" not in description:
+                full = description + ":" + self._developmentCertificate()
+            try:
+                endpoint = endpoints.serverFromString(reactor, full)
+            except Exception as e:
+                raise usage.UsageError(
+                    f"--listen {description}: {_describe(e)}: give a Twisted "
+                    "endpoint such as ssl:8443 or tcp:8080, with privateKey= "
+                    "and certKey= naming PEM files that load"
+                ) from None
+            parsed.append((description, endpoint))
+        return parsed
+
+    def _developmentCertificate(self) -> str:
+        directory = (
+            Path(self["state-dir"]).expanduser()
+            if self["state-dir"]
+            else defaultStateDirectory()
+        )
+        try:
+            certificate, key = ensureDevelopmentCertificate(directory)
+        except OSError as e:
+            raise usage.UsageError(
+                f"--state-dir {directory}: cannot keep the development "
+                f"certificate there ({_describe(e)}): give a writable directory"
+            ) from None
+        self["certificate"] = certificate
+        return f"privateKey={_escape(str(key))}:certKey={_escape(str(certificate))}"
+
+    def _checkAccessLog(self) -> None:
+        if self["access-log"] is None:
+            return
+        path = Path(self["access-log"]).expanduser().absolute()
+        if path.is_dir() or not os.access(path.parent, os.W_OK):
+            raise usage.UsageError(
+                f"--access-log {path}: cannot write a file there: give a file "
+                "in a writable directory"
+            )
+        if path.exists() and not os.access(path, os.W_OK):
+            raise usage.UsageError(
+                f"--access-log {path}: not writable by this user: fix its "
+                "permissions or give another file"
+            )
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text and text[0] else type(error).__name__
+
+
+def _escape(value: str) -> str:
+    # Endpoint strings separate arguments with ":" and escape with "\".
+    return value.replace("\\", "\\\\").replace(":", "\\:")
+
+
+class ListeningService(Service):
+    """
+    Listens on endpoints at once (so that a port in use is an error before
+    the server starts), and on stop closes the ports, then the site's HTTP/2
+    connections gracefully.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        site: PushSite,
+        ports: list[tuple[str, IListeningPort]],
+        gracePeriod: float,
+    ) -> None:
+        """
+        @param site: The site the ports serve.
+        @param ports: Endpoint descriptions and the ports listening on them.
+        @param gracePeriod: Seconds open streams may take to finish on stop.
+        """
+        self.site = site
+        self.ports = ports
+        self.gracePeriod = gracePeriod
+
+    def startService(self) -> None:
+        """
+        Make SIGINT and SIGTERM stop the server gracefully, with exit status
+        0: a requested stop is not a failure.
+        """
+        super().startService()
+        from twisted.internet import reactor as _reactor
+
+        reactor: Any = _reactor
+
+        def stop(signalNumber: int, frame: object) -> None:
+            self.log.info("Stopping on signal {signal}", signal=signalNumber)
+            reactor.callFromThread(reactor.stop)
+
+        def install() -> None:
+            signal.signal(signal.SIGINT, stop)
+            signal.signal(signal.SIGTERM, stop)
+
+        reactor.callWhenRunning(install)
+
+    def stopService(self) -> Deferred[None]:
+        """
+        Stop listening, then let open HTTP/2 streams finish.
+
+        @return: Fires when every connection is closed.
+        """
+        super().stopService()
+        stopped = gatherResults(
+            [maybeDeferred(port.stopListening) for _, port in self.ports]
+        )
+        return stopped.addCallback(lambda _: self.site.shutDown(self.gracePeriod))
+
+
+def listenNow(
+    site: PushSite, parsed: list[tuple[str, IStreamServerEndpoint]]
+) -> list[tuple[str, IListeningPort]]:
+    """
+    Listen on each endpoint now, before the reactor runs.
+
+    @param site: The site to serve.
+    @param parsed: Endpoint descriptions and endpoints.
+    @return: The descriptions and their listening ports.
+    @raise SystemExit: An endpoint cannot listen (a port in use, a
+        privileged port): the process ends with a one-line message.
+    """
+    ports: list[tuple[str, IListeningPort]] = []
+    for description, endpoint in parsed:
+        outcome: list[Any] = []
+        endpoint.listen(site).addBoth(outcome.append)
+        if not outcome or isinstance(outcome[0], Failure):
+            reason = _describe(outcome[0].value) if outcome else "did not listen"
+            for _, port in ports:
+                port.stopListening()
+            sys.stderr.write(
+                f"twist txpush: --listen {description}: cannot listen: {reason}: "
+                "stop what uses the port or pick another\n"
+            )
+            raise SystemExit(EX_UNAVAILABLE)
+        ports.append((description, outcome[0]))
+    return ports
+
+
+def _url(description: str, port: IListeningPort) -> str:
+    number = getattr(port.getHost(), "port", 0)
+    if description.startswith("ssl:"):
+        return f"https://localhost:{number}/"
+    return (
+        f"http://127.0.0.1:{number}/ "
+        "(cleartext: HTTP/1.1, or HTTP/2 with prior knowledge)"
+    )
+
+
+def makeService(options: Options) -> MultiService:
+    """
+    Build the C{twist txpush} service from its options.
+
+    @param options: The parsed L{Options}.
+    @return: The service; its ports are already listening.
+    """
+    log = Logger(namespace="txpush")
+    resource = CacheAwarePushResource(File(str(options["site"])), options["config"])
+    site = PushSite(
+        resource,
+        logPath=options["access-log"],
+        logFormatter=pushLogFormatter,
+    )
+    ports = listenNow(site, options["endpoints"])
+    service = MultiService()
+    ListeningService(site, ports, options["grace-period"]).setServiceParent(service)
+    if options["certificate"] is not None:
+        log.info(
+            "Development certificate for localhost: {certificate}",
+            certificate=str(options["certificate"]),
+        )
+    log.info(
+        "Serving {site} with cache-aware push: open {urls}",
+        site="the demo site" if options["path"] is None else str(options["site"]),
+        urls=", ".join(_url(d, p) for d, p in ports),
+    )
+    return service
