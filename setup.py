@@ -7,6 +7,14 @@ from pathlib import Path
 
 from setuptools import setup
 
+DOCS_REQUIRES = [
+    "sphinx>=8,<10",
+    "furo>=2024.8",
+    "myst-parser>=4,<6",
+    "pydoctor>=24.11",
+    "klein>=24.8",
+]
+
 setup(
     name="txpush",
     version="0.1.0.dev0",
@@ -34,6 +42,8 @@ setup(
         "attrs>=24",
     ],
     extras_require={
+        "docs": DOCS_REQUIRES,
+        "bench": ["matplotlib>=3.8,<4"],
         "test": [
             "pytest>=8",
             "hypothesis>=6.100",
@@ -41,6 +51,8 @@ setup(
             "mypy>=2.4,<3",
             "mypy-zope>=1.0",
             "ruff>=0.17,<0.18",
+            # The documentation is built, and its examples run, by the tests.
+            *DOCS_REQUIRES,
         ],
     },
     classifiers=[
