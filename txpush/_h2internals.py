@@ -23,6 +23,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import hyperframe.frame
+from twisted import version as twistedVersion
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionLost
 from twisted.internet.task import Clock
@@ -31,7 +32,6 @@ from twisted.python.failure import Failure
 from twisted.web._http2 import H2Connection, H2Stream
 from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
 
-from twisted import version as twistedVersion
 from txpush.diary import PushDiary
 from txpush.errors import IncompatibleTwistedError, PushNotSupportedError
 
