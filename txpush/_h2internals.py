@@ -23,6 +23,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import hyperframe.frame
+import priority
 from twisted import version as twistedVersion
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionLost
@@ -254,8 +255,16 @@ class PushingH2Connection(H2Connection):
         """
         try:
             promisedStreamID = self.conn.get_next_available_stream_id()
+        except h2.exceptions.H2Error as e:
+            raise PushNotSupportedError(f"cannot push now: {e}") from e
+        # The priority tree first: a client's PRIORITY frame may already have
+        # put this idle stream in it, or filled it, and nothing may be sent
+        # or registered for a stream the data loop could not schedule.
+        self._placeInPriorityTree(promisedStreamID, parentStreamID)
+        try:
             self.conn.push_stream(parentStreamID, promisedStreamID, requestHeaders)
         except h2.exceptions.H2Error as e:
+            self.priority.remove_stream(promisedStreamID)
             raise PushNotSupportedError(
                 f"cannot push on stream {parentStreamID} now: {e}"
             ) from e
@@ -272,12 +281,23 @@ class PushingH2Connection(H2Connection):
         self._streamCleanupCallbacks[promisedStreamID] = Deferred()
         self._outboundStreamQueues[promisedStreamID] = deque()
         self._pushedStreamIDs.add(promisedStreamID)
-        # RFC 9113 5.3.5 default: a pushed stream depends on its parent.
-        self.priority.insert_stream(promisedStreamID, depends_on=parentStreamID)
-        self.priority.block(promisedStreamID)
-        self._tryToWriteControlData()
+        if not self._tryToWriteControlData():
+            # The client stopped reading and Twisted dropped the connection.
+            raise PushNotSupportedError("the connection was lost while pushing")
         self._reactor.callLater(0, self._dispatchPromised, promisedStreamID)
         return stream
+
+    def _placeInPriorityTree(self, streamID: int, parentStreamID: int) -> None:
+        # RFC 9113 5.3.5 default: a pushed stream depends on its parent.
+        try:
+            self.priority.insert_stream(streamID, depends_on=parentStreamID)
+        except priority.DuplicateStreamError:
+            self.priority.reprioritize(streamID, depends_on=parentStreamID)
+        except priority.PriorityError as e:
+            raise PushNotSupportedError(
+                f"cannot push now: the stream priority tree refuses it ({e!r})"
+            ) from e
+        self.priority.block(streamID)
 
     def _dispatchPromised(self, streamID: int) -> None:
         stream = self.streams.get(streamID)
@@ -357,6 +377,22 @@ def sendEarlyHints(request: Any, linkValues: list[bytes], overHTTP11: bool) -> b
         transport.write(b"\r\n".join(lines) + b"\r\n\r\n")
         return True
     return False
+
+
+def requestOrigin(request: Any) -> tuple[bytes, bytes | None]:
+    """
+    @param request: Any request.
+    @return: The scheme and authority the client used: over HTTP/2 the
+        request's C{:scheme} and C{:authority} (right behind a TLS-terminating
+        TCP proxy too), else C{https} or C{http} by the transport, and the
+        C{Host} header (L{None} if absent).
+    """
+    channel: Any = getattr(request, "channel", None)
+    connection = pushingConnectionOf(channel)
+    if connection is not None:
+        return connection.pageOrigin(channel)
+    scheme = b"https" if request.isSecure() else b"http"
+    return scheme, request.getHeader(b"host")
 
 
 def isPushedRequest(request: object) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.python.components import registerAdapter
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
@@ -151,6 +151,10 @@ class StreamPusher:
 
 
 def _pushOutcome(pushed: Request, path: bytes, streamID: int) -> Deferred[PushResult]:
+    if pushed._disconnected:
+        # notifyFinish would never fire for a request already gone.
+        return succeed(PushResult(path, streamID, False, None, 0))
+
     def result(outcome: object) -> PushResult:
         return PushResult(
             path=path,
