@@ -146,6 +146,8 @@ def test_mergeAssetsFirstListingWins():
         (b"/app.js?v=2", 200, None, True),
         (b"/app.js", 200, b"application/javascript", True),
         (b"/app.js", 304, b"application/javascript", False),
+        (b"/app.js", 206, b"application/javascript", False),
+        (b"/app.js", 204, b"application/javascript", False),
         (b"/app.js", 404, b"text/html", False),
         (b"/logo.png", 200, b"image/png", False),
         (b"/index.html", 200, b"text/html", False),
@@ -157,7 +159,10 @@ def test_tracksFetchedResponse(path, status, contentType, tracked):
     A response the client fetched itself is remembered when it is a 2xx
     blocking asset, by media type or extension.
     """
-    assert tracksFetchedResponse(PushPolicy(), path, status, contentType) is tracked
+    assert (
+        tracksFetchedResponse(PushPolicy(), b"GET", path, status, contentType)
+        is tracked
+    )
 
 
 def test_trackAllFetched():
@@ -165,9 +170,18 @@ def test_trackAllFetched():
     Tracking all remembers any fetched asset, but never a page.
     """
     policy = PushPolicy(track=TRACK_ALL)
-    assert tracksFetchedResponse(policy, b"/logo.png", 200, b"image/png")
-    assert tracksFetchedResponse(policy, b"/f.woff2", 200, b"font/woff2")
-    assert not tracksFetchedResponse(policy, b"/", 200, b"text/html")
+    assert tracksFetchedResponse(policy, b"GET", b"/logo.png", 200, b"image/png")
+    assert tracksFetchedResponse(policy, b"GET", b"/f.woff2", 200, b"font/woff2")
+    assert not tracksFetchedResponse(policy, b"GET", b"/", 200, b"text/html")
+
+
+def test_onlyWholeGETResponsesAreTracked():
+    """
+    A HEAD or a range request did not give the client the asset.
+    """
+    policy = PushPolicy()
+    assert not tracksFetchedResponse(policy, b"HEAD", b"/app.js", 200, None)
+    assert not tracksFetchedResponse(policy, b"GET", b"/app.js", 206, None)
 
 
 @pytest.mark.parametrize("kwargs", [{"maxPushes": -1}, {"track": "some"}])

@@ -13,7 +13,7 @@ import h2.settings
 import pytest
 from twisted.logger import LogLevel, globalLogPublisher
 from twisted.web.resource import Resource
-from twisted.web.server import Site
+from twisted.web.server import NOT_DONE_YET, Site
 from twisted.web.static import File
 
 from tests.h2client import H2Client
@@ -522,3 +522,148 @@ def test_nghttpVisits(serve, transport, siteDirectory, nghttp):
     assert hinted.index(":status: 200") > status103
     assert hinted.index("link: </style.css>; rel=preload; as=style") > status103
     assert hinted.index("link: </app.js>; rel=preload; as=script") > status103
+
+
+class CookieSettingPage(Resource):
+    """A page that sets its own session cookie, both ways Twisted allows."""
+
+    isLeaf = True
+
+    def __init__(self, useAddCookie):
+        super().__init__()
+        self.useAddCookie = useAddCookie
+
+    def render_GET(self, request):
+        if self.useAddCookie:
+            request.addCookie(b"session", b"s3cret", path=b"/")
+        else:
+            request.responseHeaders.addRawHeader(b"set-cookie", b"session=s3cret")
+        return b"<html>session</html>"
+
+
+@pytest.mark.parametrize("useAddCookie", [False, True])
+def test_applicationCookiesAreKept(serve, siteDirectory, useAddCookie):
+    """
+    The digest cookie is added beside the application's own cookies, never
+    instead of them.
+    """
+    root = File(str(siteDirectory))
+    root.putChild(b"session", CookieSettingPage(useAddCookie))
+    manifest = Manifest.fromMapping({"/session": ["/app.js"]})
+    site = PushSite(CacheAwarePushResource(root, PushConfig(manifest=manifest)))
+    server = serve(site)
+    with H2Client(server.portNumber) as client:
+        page = client.get(b"/session")
+    cookies = [v for k, v in page.headers if k == b"set-cookie"]
+    assert len(cookies) == 2
+    assert cookies[0].startswith(b"session=s3cret")
+    assert b"/app.js" in digestCookie(page)
+
+
+def test_priorityFrameOnAnIdlePushStream(serve, siteDirectory):
+    """
+    A client PRIORITY frame naming the stream the next push will use (legal
+    on an idle stream) does not break the push.
+    """
+    import hyperframe.frame
+
+    site, _ = cacheAware(siteDirectory)
+    server = serve(site)
+    with H2Client(server.portNumber) as client:
+        frame = hyperframe.frame.PriorityFrame(2)
+        frame.depends_on = 0
+        frame.stream_weight = 15
+        client.sock.sendall(frame.serialize())
+        page = client.get(b"/")
+        pushes = client.pushes(page.streamID)
+        assert [(p.path, p.status) for p in pushes] == [
+            (b"/style.css", 200),
+            (b"/app.js", 200),
+        ]
+        assert pushes[0].streamID == 2
+
+
+class ShoutingPage(Resource):
+    """A page that wraps request.write, as a filter would."""
+
+    isLeaf = True
+
+    def render_GET(self, request):
+        original = request.write
+        request.write = lambda data: original(data.upper())
+        request.write(b"one ")
+        request.write(b"two ")
+        request.write(b"three")
+        request.finish()
+        return NOT_DONE_YET
+
+
+def test_applicationWriteWrapperIsKept(serve, siteDirectory):
+    """
+    A resource that wraps request.write keeps its wrapper for every write.
+    """
+    root = File(str(siteDirectory))
+    root.putChild(b"shout", ShoutingPage())
+    site = PushSite(CacheAwarePushResource(root, PushConfig()))
+    server = serve(site)
+    with H2Client(server.portNumber) as client:
+        page = client.get(b"/shout")
+    assert bytes(page.body) == b"ONE TWO THREE"
+
+
+def test_gzipInsideIsKept(serve, siteDirectory):
+    """
+    An EncodingResourceWrapper inside the wrapped tree still compresses.
+    """
+    import gzip
+
+    from twisted.web.resource import EncodingResourceWrapper
+    from twisted.web.server import GzipEncoderFactory
+
+    root = File(str(siteDirectory))
+    root.putChild(
+        b"zipped.css",
+        EncodingResourceWrapper(
+            File(str(siteDirectory / "style.css")), [GzipEncoderFactory()]
+        ),
+    )
+    site = PushSite(CacheAwarePushResource(root, PushConfig()))
+    server = serve(site)
+    with H2Client(server.portNumber) as client:
+        asset = client.get(b"/zipped.css", headers=[(b"accept-encoding", b"gzip")])
+    assert asset.header(b"content-encoding") == b"gzip"
+    assert gzip.decompress(bytes(asset.body)) == STYLE_CSS
+
+
+def test_headAndRangeDoNotFillTheDigest(serve, siteDirectory):
+    """
+    A HEAD or a range request for an asset does not put it in the digest:
+    the client does not have the asset.
+    """
+    site, _ = cacheAware(siteDirectory)
+    server = serve(site)
+    with H2Client(server.portNumber) as client:
+        head = client.get(b"/app.js", method=b"HEAD")
+        ranged = client.get(b"/style.css", headers=[(b"range", b"bytes=0-9")])
+    assert ranged.status == 206
+    assert digestCookie(head) is None
+    assert digestCookie(ranged) is None
+
+
+def test_absoluteLinkOfThePageOrigin(serve, siteDirectory):
+    """
+    A Link preload with an absolute URL of the page's origin is pushed, the
+    origin being the one the client used (:scheme https over cleartext
+    HTTP/2, as behind a TLS-terminating TCP proxy).
+    """
+    site, _ = linkingSite(
+        siteDirectory,
+        [b"<https://localhost/app.js>; rel=preload; as=script"],
+        manifest=None,
+    )
+    server = serve(site)
+    with H2Client(server.portNumber) as client:
+        client.scheme = b"https"
+        client.authority = b"localhost"
+        client.get(b"/linked")
+        assert [p.path for p in client.pushes()] == [b"/app.js"]

@@ -208,20 +208,27 @@ def planPage(
 
 
 def tracksFetchedResponse(
-    policy: PushPolicy, path: bytes, status: int, contentType: bytes | None
+    policy: PushPolicy,
+    method: bytes,
+    path: bytes,
+    status: int,
+    contentType: bytes | None,
 ) -> bool:
     """
     Whether a response the client asked for itself goes into its digest.
 
     @param policy: The rules.
+    @param method: The request method: only a GET fetches the asset.
     @param path: The request path, with its query.
-    @param status: The response status; only 2xx responses count.
+    @param status: The response status: only a whole 200 response counts
+        (not a 206 range, not a 304 the client already had).
     @param contentType: The response's C{Content-Type}, if any; it decides the
         asset type, else the path's extension does.
-    @return: Whether to add C{path} to the client's digest: a 2xx response
-        that is an asset (by media type, else by extension) of a tracked type.
+    @return: Whether to add C{path} to the client's digest: a whole GET
+        response that is an asset (by media type, else by extension) of a
+        tracked type.
     """
-    if not 200 <= status < 300:
+    if method != b"GET" or status != 200:
         return False
     asType = None
     if contentType is not None:

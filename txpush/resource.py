@@ -12,9 +12,14 @@ from typing import Any
 import attrs
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
-from twisted.web.resource import IResource, Resource, getChildForRequest
+from twisted.web.resource import (
+    IResource,
+    Resource,
+    _IEncodingResource,
+    getChildForRequest,
+)
 
-from txpush._h2internals import isPushedRequest, sendEarlyHints
+from txpush._h2internals import isPushedRequest, requestOrigin, sendEarlyHints
 from txpush.assets import Asset, asset
 from txpush.digest import (
     DEFAULT_CAPACITY_BITS,
@@ -194,6 +199,13 @@ class CacheAwarePushResource(Resource):
         @return: What the wrapped resource's C{render} returns.
         """
         resource = getChildForRequest(self.wrapped, request)
+        # What Request.process does for the resource it finds, which is this
+        # one: install the encoder (gzip) of an encoding resource inside.
+        if _IEncodingResource.providedBy(resource):
+            encoder = resource.getEncoder(request)
+            if encoder is not None:
+                serverRequest: Any = request
+                serverRequest._encoder = encoder
         if not isPushedRequest(request):
             try:
                 _PageResponse(self, request).begin()
@@ -238,13 +250,18 @@ class _PageResponse:
         if self.pusher is None and config.earlyHints and self.earlyAssets:
             self._sendEarlyHints()
         originalWrite = request.write
+        pending = [True]
 
         def writeAfterPushing(data: bytes) -> None:
-            request.write = originalWrite
-            try:
-                self.headersReady()
-            except Exception:
-                self.log.failure("Push failed for {uri}", uri=request.uri)
+            if pending:
+                pending.clear()
+                # Step aside, unless the application wrapped write in turn.
+                if request.write is writeAfterPushing:
+                    request.write = originalWrite
+                try:
+                    self.headersReady()
+                except Exception:
+                    self.log.failure("Push failed for {uri}", uri=request.uri)
             originalWrite(data)
 
         request.write = writeAfterPushing
@@ -276,11 +293,9 @@ class _PageResponse:
         status = request.code
         ownLinks = []
         if config.readLinkHeaders:
-            scheme = b"https" if request.isSecure() else b"http"
+            scheme, authority = requestOrigin(request)
             ownLinks = parsePreloadLinks(
-                request.responseHeaders.getRawHeaders(b"link", []),
-                scheme,
-                request.getHeader(b"host"),
+                request.responseHeaders.getRawHeaders(b"link", []), scheme, authority
             )
         assets = mergeAssets(
             self.earlyAssets, [link.asset for link in ownLinks if not link.nopush]
@@ -332,13 +347,21 @@ class _PageResponse:
         contentTypes = self.request.responseHeaders.getRawHeaders(b"content-type")
         if tracksFetchedResponse(
             self.config.policy,
+            self.request.method,
             self.request.uri,
             status,
             contentTypes[0] if contentTypes else None,
         ):
             changed = digest.add(self.request.uri) or changed
         if changed:
-            self.request.cookies.append(
+            # Twisted writes request.cookies over any Set-Cookie header the
+            # application set directly: keep those by moving them in first.
+            cookies = self.request.cookies
+            headers = self.request.responseHeaders
+            for raw in headers.getRawHeaders(b"set-cookie", []):
+                if raw not in cookies:
+                    cookies.append(raw)
+            cookies.append(
                 setCookieHeaderValue(
                     digest, self.config.cookieName, self.config.cookieMaxAge
                 )
