@@ -395,6 +395,19 @@ def requestOrigin(request: Any) -> tuple[bytes, bytes | None]:
     return scheme, request.getHeader(b"host")
 
 
+def connectionOf(request: object) -> object | None:
+    """
+    @param request: Any request.
+    @return: The object standing for its client connection (the HTTP/2
+        connection, or the HTTP/1.1 channel), or L{None} once it is lost.
+    """
+    channel = getattr(request, "channel", None)
+    if isinstance(channel, H2Stream):
+        connection: object = channel._conn
+        return connection
+    return channel
+
+
 def isPushedRequest(request: object) -> bool:
     """
     @param request: Any request.

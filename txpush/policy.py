@@ -207,6 +207,27 @@ def planPage(
     )
 
 
+def fetchedAssetType(path: bytes, contentType: bytes | None) -> str | None:
+    """
+    The asset type of a response, or L{None} when it is not an asset.
+
+    @param path: The request path, with its query.
+    @param contentType: The response's C{Content-Type}, if any; it decides,
+        else the path's extension does.
+    @return: An C{as} type (C{"style"}, C{"script"}, C{"font"}, C{"image"},
+        C{"fetch"}), or L{None} for a page, an API response, anything else.
+    """
+    asType = None
+    if contentType is not None:
+        mediaType = contentType.split(b";", 1)[0].strip().lower()
+        if mediaType == b"text/html":
+            return None
+        asType = _CONTENT_AS_TYPES.get(
+            mediaType, _MEDIA_TYPE_AS_TYPES.get(mediaType.split(b"/", 1)[0])
+        )
+    return asType if asType is not None else guessAsType(path)
+
+
 def tracksFetchedResponse(
     policy: PushPolicy,
     method: bytes,
@@ -222,22 +243,14 @@ def tracksFetchedResponse(
     @param path: The request path, with its query.
     @param status: The response status: only a whole 200 response counts
         (not a 206 range, not a 304 the client already had).
-    @param contentType: The response's C{Content-Type}, if any; it decides the
-        asset type, else the path's extension does.
+    @param contentType: The response's C{Content-Type}, if any.
     @return: Whether to add C{path} to the client's digest: a whole GET
-        response that is an asset (by media type, else by extension) of a
-        tracked type.
+        response that is an asset (see L{fetchedAssetType}) of a tracked
+        type.
     """
     if method != b"GET" or status != 200:
         return False
-    asType = None
-    if contentType is not None:
-        mediaType = contentType.split(b";", 1)[0].strip().lower()
-        asType = _CONTENT_AS_TYPES.get(
-            mediaType, _MEDIA_TYPE_AS_TYPES.get(mediaType.split(b"/", 1)[0])
-        )
-    if asType is None:
-        asType = guessAsType(path)
+    asType = fetchedAssetType(path, contentType)
     if asType is None:
         # Not an asset (a page, an API response): never tracked.
         return False

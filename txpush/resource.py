@@ -6,10 +6,14 @@ assets as Early Hints and C{Link} preload headers.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
 
 import attrs
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 from twisted.web.resource import (
@@ -19,8 +23,13 @@ from twisted.web.resource import (
     getChildForRequest,
 )
 
-from txpush._h2internals import isPushedRequest, requestOrigin, sendEarlyHints
-from txpush.assets import Asset, asset
+from txpush._h2internals import (
+    connectionOf,
+    isPushedRequest,
+    requestOrigin,
+    sendEarlyHints,
+)
+from txpush.assets import Asset, asset, pathProblem
 from txpush.digest import (
     DEFAULT_CAPACITY_BITS,
     DEFAULT_COOKIE_NAME,
@@ -30,6 +39,7 @@ from txpush.digest import (
 )
 from txpush.errors import PushError
 from txpush.interfaces import IPusher
+from txpush.learning import AssetLearner, LearningConfig, PageLoad, pageKey
 from txpush.linkheader import formatPreloadLink, parsePreloadLinks
 from txpush.manifest import Manifest
 from txpush.policy import (
@@ -38,6 +48,7 @@ from txpush.policy import (
     PageFacts,
     PagePlan,
     PushPolicy,
+    fetchedAssetType,
     mergeAssets,
     planPage,
     tracksFetchedResponse,
@@ -75,6 +86,8 @@ class PushConfig:
         the wrapped resource sets.
     @ivar addLinkHeaders: List the page's assets as C{Link: rel=preload}
         headers on its response.
+    @ivar learning: Learn pages' assets from traffic (see
+        L{txpush.learning}), or L{None} not to.
     """
 
     manifest: Manifest | None = None
@@ -89,6 +102,7 @@ class PushConfig:
     earlyHintsOverHTTP11: bool = False
     readLinkHeaders: bool = True
     addLinkHeaders: bool = True
+    learning: LearningConfig | None = None
 
     def __attrs_post_init__(self) -> None:
         # Fail at configuration time, not on the first request.
@@ -163,20 +177,40 @@ class CacheAwarePushResource(Resource):
     @ivar wrapped: The wrapped resource tree.
     @ivar config: The L{PushConfig}.
     @ivar counters: The L{PushCounters}.
+    @ivar learner: The L{AssetLearner}, when learning is on.
     """
 
     isLeaf = True
     log = Logger()
 
-    def __init__(self, wrapped: IResource, config: PushConfig | None = None) -> None:
+    def __init__(
+        self,
+        wrapped: IResource,
+        config: PushConfig | None = None,
+        learner: AssetLearner | None = None,
+        clock: IReactorTime | None = None,
+    ) -> None:
         """
         @param wrapped: The resource tree to serve.
         @param config: How to push; the defaults when L{None}.
+        @param learner: What was learned before (see L{AssetLearner.load}),
+            when C{config.learning} is set; a new learner when L{None}.
+        @param clock: The time source for learning's window; the reactor
+            when L{None}.
         """
         super().__init__()
         self.wrapped = wrapped
         self.config = PushConfig() if config is None else config
         self.counters = PushCounters()
+        self.learner: AssetLearner | None = None
+        if self.config.learning is not None:
+            self.learner = learner or AssetLearner(self.config.learning)
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.clock: IReactorTime = clock  # type: ignore[assignment]
+        self._connectionLoads: WeakKeyDictionary[object, _ConnectionLoads] = (
+            WeakKeyDictionary()
+        )
 
     def assetsFor(self, request: IRequest) -> Iterable[Asset | bytes | str]:
         """
@@ -242,9 +276,15 @@ class _PageResponse:
             else None
         )
         self.pusher = IPusher(request, None) if config.push else None
+        learned: tuple[Asset, ...] = ()
+        self.probe = False
+        learner = self.resource.learner
+        if learner is not None and request.method == b"GET":
+            learned, self.probe = learner.assetsFor(pageKey(request.path))
         self.earlyAssets = mergeAssets(
             _assets(self.resource.assetsFor(request)),
             config.manifest.assetsFor(request.path) if config.manifest else (),
+            learned,
         )
         self.hinted: tuple[Asset, ...] = ()
         if self.pusher is None and config.earlyHints and self.earlyAssets:
@@ -312,11 +352,56 @@ class _PageResponse:
                         b"link", formatPreloadLink(preload)
                     )
         # Only what really went out is remembered: a refused push is not.
+        if self.resource.learner is not None:
+            self._learn(self.resource.learner, status)
         self._updateDigest(
             [a for a in plan.remember if a in pushed or a not in plan.push], status
         )
         if assets:
             self._count(plan, pushed)
+
+    def _learn(self, learner: AssetLearner, status: int) -> None:
+        request = self.request
+        if request.method != b"GET" or not 200 <= status < 300:
+            return
+        connection = connectionOf(request)
+        if connection is None:
+            return
+        now = self.resource.clock.seconds()
+        loads = self.resource._connectionLoads.get(connection)
+        contentTypes = request.responseHeaders.getRawHeaders(b"content-type")
+        contentType = contentTypes[0] if contentTypes else None
+        if contentType is not None and contentType.lower().startswith(b"text/html"):
+            load = learner.recordLoad(pageKey(request.path), self.probe)
+            if loads is None:
+                loads = _ConnectionLoads(learner.config.maxLoadsPerConnection)
+                self.resource._connectionLoads[connection] = loads
+            loads.add(load, now)
+            return
+        asType = fetchedAssetType(request.uri, contentType)
+        if asType is None or loads is None or pathProblem(request.uri) is not None:
+            return
+        owner = loads.forReferer(self._refererPage(), now, learner.config.window)
+        if owner is not None:
+            learner.observe(owner, Asset(request.uri, asType))
+
+    def _refererPage(self) -> bytes | None:
+        # The page a same-origin Referer names; b"" for none, None for another
+        # origin (which says the asset is not this connection's page's).
+        referer = self.request.getHeader(b"referer")
+        if referer is None:
+            return b""
+        try:
+            parts = urlsplit(referer)
+        except ValueError:
+            return None
+        scheme, authority = requestOrigin(self.request)
+        if (parts.scheme.lower(), parts.netloc.lower()) != (
+            scheme.lower(),
+            (authority or b"").lower(),
+        ):
+            return None
+        return pageKey(parts.path or b"/")
 
     def _push(self, pushedAsset: Asset) -> bool:
         assert self.pusher is not None
@@ -388,6 +473,36 @@ class _PageResponse:
             reason=plan.reason,
             because="" if plan.reason is None else f" ({plan.reason})",
         )
+
+
+class _ConnectionLoads:
+    """
+    The recent page loads of one client connection, for associating the
+    assets it fetches next.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.byPage: OrderedDict[bytes, PageLoad] = OrderedDict()
+        self.last: tuple[PageLoad, float] | None = None
+
+    def add(self, load: PageLoad, now: float) -> None:
+        self.byPage.pop(load.page, None)
+        self.byPage[load.page] = load
+        while len(self.byPage) > self.size:
+            self.byPage.popitem(last=False)
+        self.last = (load, now)
+
+    def forReferer(
+        self, page: bytes | None, now: float, window: float
+    ) -> PageLoad | None:
+        if page is None:
+            return None
+        if page:
+            return self.byPage.get(page)
+        if self.last is not None and now - self.last[1] <= window:
+            return self.last[0]
+        return None
 
 
 def _assets(items: Iterable[Asset | bytes | str]) -> list[Asset]:
