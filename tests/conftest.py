@@ -139,6 +139,17 @@ def loadExample(name: str) -> Any:
 
 
 @pytest.fixture(scope="session")
+def chromium() -> str:
+    """The path of Chromium, which the test command installs."""
+    path = shutil.which("chromium")
+    assert path is not None, (
+        "chromium is missing: run the test command from the README, which "
+        "installs Debian's chromium"
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
 def nghttp() -> str:
     """
     The path of the nghttp client, which the test command installs.

@@ -8,11 +8,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import shutil
 import subprocess
 import tempfile
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from twisted.web.static import File
@@ -39,17 +37,6 @@ CHROMIUM_FLAGS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """The path of Chromium, which the test command installs."""
-    path = shutil.which("chromium")
-    assert path is not None, (
-        "chromium is missing: run the test command from the README, which "
-        "installs Debian's chromium"
-    )
-    return path
-
-
 def spkiHash(certificatePath) -> str:
     """The certificate's public key pin, for --ignore-certificate-errors-spki-list."""
     certificate = x509.load_pem_x509_certificate(certificatePath.read_bytes())
@@ -59,10 +46,14 @@ def spkiHash(certificatePath) -> str:
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
-def loadTimings(chromium: str, url: str, pin: str) -> dict[str, str]:
+def loadTimings(
+    chromium: str, url: str, pin: str, report: bool = True
+) -> dict[str, str]:
     """
     Load C{url} in a fresh headless Chromium (empty cache) and return the
-    page's resources mapped to their Resource Timing initiator types.
+    page's resources mapped to their Resource Timing initiator types (the
+    page must report them, see L{tests.sites.TIMING_REPORT}; with C{report}
+    false, just load it).
     """
     with tempfile.TemporaryDirectory() as profile:
         completed = subprocess.run(
@@ -78,6 +69,9 @@ def loadTimings(chromium: str, url: str, pin: str) -> dict[str, str]:
             text=True,
             timeout=60,
         )
+    assert completed.returncode == 0, completed.stderr
+    if not report:
+        return {}
     match = re.search(r'<p id="timing">([^<]*)</p>', completed.stdout)
     assert match is not None, completed.stdout + completed.stderr
     return dict(item.split("=", 1) for item in match.group(1).split())

@@ -22,6 +22,7 @@ import pytest
 from tests.h2client import H2Client
 
 BIN = Path(sys.executable).parent
+DEMO = Path(__file__).parent.parent / "txpush" / "demo"
 TWIST = str(BIN / "twist")
 SERVING = re.compile(r"Serving .* open (.*)$")
 
@@ -448,3 +449,82 @@ def test_everyOptionIsDocumented():
         documented = set(re.findall(r"`--([a-z][a-z-]+)", text))
         assert options <= documented, (document, options - documented)
         assert documented <= options, (document, documented - options)
+
+
+def browseLikeABrowser(port, tls=False):
+    """One page load and its assets, with Referer, without push."""
+    with H2Client(port, tls=tls, enablePush=False) as client:
+        referer = (b"https://" if tls else b"http://") + client.authority + b"/"
+        client.get(b"/")
+        for path in (b"/style.css", b"/app.js", b"/logo.svg"):
+            assert client.get(path, headers=[(b"referer", referer)]).status == 200
+
+
+def test_learnFileSurvivesARestart(twist, nghttp, tmp_path):
+    """
+    With --learn and --learn-file, what browsers taught one server process
+    is pushed by the next, after a restart.
+    """
+    site = tmp_path / "site"
+    site.mkdir()
+    for name in ("index.html", "style.css", "app.js", "logo.svg"):
+        (site / name).write_bytes((DEMO / name).read_bytes())
+    learned = tmp_path / "learned.json"
+    arguments = (*LISTEN, "--path", str(site), "--learn", "--learn-file", str(learned))
+    server = twist(*arguments)
+    before = runNghttp(nghttp, "-ans", server.url("http"))
+    assert statistics(before)["/style.css"] is False
+    for _ in range(2):
+        browseLikeABrowser(server.port("http"))
+    assert server.stop() == 0
+    assert "/style.css" in learned.read_text()
+    server = twist(*arguments)
+    after = runNghttp(nghttp, "-ans", server.url("http"))
+    assert statistics(after) == {
+        "/": False,
+        "/style.css": True,
+        "/app.js": True,
+        "/logo.svg": True,
+    }
+
+
+def test_corruptLearnFile(twist, nghttp, tmp_path):
+    """
+    A corrupt --learn-file is reported in the log, and learning starts empty.
+    """
+    learned = tmp_path / "learned.json"
+    learned.write_text("{not json")
+    server = twist(*LISTEN, "--learn", "--learn-file", str(learned))
+    assert any(
+        "learning starts empty" in line and str(learned) in line for line in server.log
+    )
+    assert statistics(runNghttp(nghttp, "-ans", server.url("http")))["/"] is False
+
+
+def test_learnFileNeedsLearn(twist, tmp_path):
+    status, output = badInput(twist, "--learn-file", str(tmp_path / "l.json"))
+    assert status == 64
+    assertOneLine(output, "--learn-file", "--learn")
+
+
+def test_chromiumTeachesLearnedPush(twist, nghttp, chromium, tmp_path):
+    """
+    A real headless Chromium (which sends Referer and does not take push)
+    loads the demo page a few times with learning on and no manifest; then
+    nghttp sees the page's assets pushed.
+    """
+    from tests.test_chromium import loadTimings, spkiHash
+
+    site = tmp_path / "site"
+    site.mkdir()
+    for name in ("index.html", "style.css", "app.js", "logo.svg"):
+        (site / name).write_bytes((DEMO / name).read_bytes())
+    server = twist("--listen", "ssl:0", "--path", str(site), "--learn")
+    certificate = tmp_path / "state" / "localhost-cert.pem"
+    first = runNghttp(nghttp, "-ans", server.url("https"))
+    assert not any(statistics(first).values())
+    for _ in range(3):
+        loadTimings(chromium, server.url("https"), spkiHash(certificate), report=False)
+    learned = runNghttp(nghttp, "-ans", server.url("https"))
+    pushed = statistics(learned)
+    assert pushed["/style.css"] and pushed["/app.js"] and pushed["/logo.svg"], learned

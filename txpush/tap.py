@@ -15,6 +15,7 @@ from twisted.application.service import MultiService, Service
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python import usage
 from twisted.python.failure import Failure
@@ -23,6 +24,7 @@ from twisted.web.static import File
 from txpush.accesslog import pushLogFormatter
 from txpush.devcert import ensureDevelopmentCertificate
 from txpush.digest import DEFAULT_CAPACITY_BITS, DEFAULT_COOKIE_NAME
+from txpush.learning import AssetLearner, LearnFileError, LearningConfig
 from txpush.manifest import ManifestError, loadManifest
 from txpush.policy import DEFAULT_MAX_PUSHES, TRACKED_TYPES
 from txpush.resource import CacheAwarePushResource, PushConfig
@@ -128,6 +130,13 @@ https://localhost:8443/ with a development certificate made on first run."""
             "[default: the twist log]",
         ],
         [
+            "learn-file",
+            None,
+            None,
+            "With --learn, keep what is learned in this JSON file: read at "
+            "start, written every 30 seconds and at stop.",
+        ],
+        [
             "grace-period",
             None,
             str(DEFAULT_GRACE_PERIOD),
@@ -146,6 +155,12 @@ https://localhost:8443/ with a development certificate made on first run."""
         ],
         ["no-early-hints", None, "Send no 103 Early Hints."],
         [
+            "learn",
+            None,
+            "Learn each page's assets from the traffic (the assets browsers "
+            "fetch for it), and push or hint them like the manifest's.",
+        ],
+        [
             "no-link-preload",
             None,
             "Neither push assets named by Link: rel=preload headers of the "
@@ -159,6 +174,7 @@ https://localhost:8443/ with a development certificate made on first run."""
             "push-manifest": usage.CompleteFiles("*.json"),
             "state-dir": usage.CompleteDirs(),
             "access-log": usage.CompleteFiles("*.log"),
+            "learn-file": usage.CompleteFiles("*.json"),
             "track": usage.CompleteList(list(TRACKED_TYPES)),
         }
     )
@@ -226,6 +242,7 @@ https://localhost:8443/ with a development certificate made on first run."""
         self["config"] = self._config()
         self["endpoints"] = self._endpoints()
         self._checkAccessLog()
+        self._checkLearnFile()
 
     def _sitePath(self) -> Path:
         if self["path"] is None:
@@ -267,6 +284,7 @@ https://localhost:8443/ with a development certificate made on first run."""
                 earlyHints=not self["no-early-hints"],
                 readLinkHeaders=linkPreload,
                 addLinkHeaders=linkPreload,
+                learning=LearningConfig() if self["learn"] else None,
             )
         except ValueError as e:
             raise usage.UsageError(
@@ -309,6 +327,19 @@ https://localhost:8443/ with a development certificate made on first run."""
             ) from None
         self["certificate"] = certificate
         return f"privateKey={_escape(str(key))}:certKey={_escape(str(certificate))}"
+
+    def _checkLearnFile(self) -> None:
+        if self["learn-file"] is None:
+            return
+        if not self["learn"]:
+            raise usage.UsageError("--learn-file: give --learn too")
+        path = Path(self["learn-file"]).expanduser().absolute()
+        if path.is_dir() or not os.access(path.parent, os.W_OK):
+            raise usage.UsageError(
+                f"--learn-file {path}: cannot write a file there: give a file in "
+                "a writable directory"
+            )
+        self["learn-file"] = path
 
     def _checkAccessLog(self) -> None:
         if self["access-log"] is None:
@@ -393,6 +424,53 @@ class ListeningService(Service):
         return stopped.addCallback(lambda _: self.site.shutDown(self.gracePeriod))
 
 
+class LearnFileService(Service):
+    """
+    Writes what is learned to a file every L{interval} seconds and at stop.
+    """
+
+    log = Logger()
+    interval = 30.0
+
+    def __init__(self, learner: AssetLearner, path: Path) -> None:
+        """
+        @param learner: The learner to save.
+        @param path: The file.
+        """
+        self.learner = learner
+        self.path = path
+        self._loop = LoopingCall(self.save)
+
+    def save(self) -> None:
+        """
+        Write the file; a failure is logged, and serving goes on.
+        """
+        try:
+            self.learner.save(self.path)
+        except OSError as e:
+            self.log.error(
+                "--learn-file {file}: cannot write it: {error}",
+                file=str(self.path),
+                error=str(e),
+            )
+
+    def startService(self) -> None:
+        """
+        Save periodically.
+        """
+        super().startService()
+        self._loop.start(self.interval, now=False)
+
+    def stopService(self) -> None:
+        """
+        Save one last time.
+        """
+        super().stopService()
+        if self._loop.running:
+            self._loop.stop()
+        self.save()
+
+
 def listenNow(
     site: PushSite, parsed: list[tuple[str, IStreamServerEndpoint]]
 ) -> list[tuple[str, IListeningPort]]:
@@ -440,7 +518,19 @@ def makeService(options: Options) -> MultiService:
     @return: The service; its ports are already listening.
     """
     log = Logger(namespace="txpush")
-    resource = CacheAwarePushResource(File(str(options["site"])), options["config"])
+    config: PushConfig = options["config"]
+    learner = None
+    learnFile = options["learn-file"]
+    if config.learning is not None and learnFile is not None:
+        try:
+            learner = AssetLearner.load(learnFile, config.learning)
+        except LearnFileError as e:
+            log.warn(
+                "--learn-file {file}: learning starts empty: {error}",
+                file=str(learnFile),
+                error=str(e),
+            )
+    resource = CacheAwarePushResource(File(str(options["site"])), config, learner)
     site = PushSite(
         resource,
         logPath=options["access-log"],
@@ -449,6 +539,8 @@ def makeService(options: Options) -> MultiService:
     ports = listenNow(site, options["endpoints"])
     service = MultiService()
     ListeningService(site, ports, options["grace-period"]).setServiceParent(service)
+    if resource.learner is not None and learnFile is not None:
+        LearnFileService(resource.learner, learnFile).setServiceParent(service)
     if options["certificate"] is not None:
         log.info(
             "Development certificate for localhost: {certificate}",
