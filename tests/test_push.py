@@ -598,3 +598,32 @@ def test_goBlogExampleWithNghttp(serve, transport, nghttp):
         "/app.js": (False, 200),
         "/style.css": (False, 200),
     }
+
+
+def test_zeroWindowDoesNotSpin(serve):
+    """
+    A client that opens no flow-control window (initial window 0) gets its
+    headers, and the server waits for a WINDOW_UPDATE without spinning: it
+    stays idle, its idle timeout closes the connection, and other clients are
+    served meanwhile.
+    """
+    import resource as processResource
+
+    site, log, _ = buildSite(ASSETS, timeout=2)
+    server = serve(site)
+    settings = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0}
+    with H2Client(server.portNumber, settings=settings) as client:
+        streamID = client.request(b"/")
+        client.runUntil(lambda: client.streams[streamID].headers is not None)
+        usage = processResource.getrusage(processResource.RUSAGE_SELF)
+        before = usage.ru_utime + usage.ru_stime
+        time.sleep(1)
+        usage = processResource.getrusage(processResource.RUSAGE_SELF)
+        busy = usage.ru_utime + usage.ru_stime - before
+        with H2Client(server.portNumber) as other:
+            assert other.get(b"/app.js").status == 200
+        client.runUntil(
+            lambda: client.closed or client.terminated is not None, timeout=10
+        )
+    assert busy < 0.3, f"{busy:.2f} s of CPU in 1 s while the client held its window"
+    assert client.streams[streamID].body == b""

@@ -130,6 +130,39 @@ def isPushedStreamID(streamID: int) -> bool:
     return streamID % 2 == 0
 
 
+class _FlowControlAwarePriorityTree(priority.PriorityTree):  # type: ignore[misc]
+    """
+    Twisted's priority tree, never scheduling a stream whose next frame is
+    data that its flow-control window cannot carry.
+
+    Twisted 26.10 schedules such a stream anyway, sends nothing, and tries
+    again on the next reactor turn: a client that opens no window (an
+    initial window of 0) keeps the server busy at full CPU, and, as every turn
+    resets the idle timeout, forever.  Blocking the stream instead waits for
+    the client's WINDOW_UPDATE, which Twisted answers by unblocking it.
+    """
+
+    def __init__(self, connection: H2Connection) -> None:
+        super().__init__()
+        self._connection = connection
+
+    def __next__(self) -> int:
+        while True:
+            streamID: int = super().__next__()
+            queue = self._connection._outboundStreamQueues.get(streamID)
+            if (
+                queue
+                and isinstance(queue[0], bytes)
+                and queue[0]
+                and self._connection.conn.local_flow_control_window(streamID) <= 0
+            ):
+                self.block(streamID)
+                continue
+            return streamID
+
+    next = __next__
+
+
 class PushingH2Connection(H2Connection):
     """
     A Twisted HTTP/2 connection that can push.
@@ -143,6 +176,7 @@ class PushingH2Connection(H2Connection):
     def __init__(self, reactor: Any = None, maxConcurrentPushes: int = 100) -> None:
         super().__init__(reactor)
         self.maxConcurrentPushes = maxConcurrentPushes
+        self.priority = _FlowControlAwarePriorityTree(self)
         self.diary = PushDiary()
         self.goingAway = False
         self._pushedStreamIDs: set[int] = set()
