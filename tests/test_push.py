@@ -609,7 +609,7 @@ def test_zeroWindowDoesNotSpin(serve):
     """
     import resource as processResource
 
-    site, log, _ = buildSite(ASSETS, timeout=2)
+    site, _log, _ = buildSite(ASSETS, timeout=2)
     server = serve(site)
     settings = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0}
     with H2Client(server.portNumber, settings=settings) as client:
