@@ -627,3 +627,25 @@ def test_zeroWindowDoesNotSpin(serve):
         )
     assert busy < 0.3, f"{busy:.2f} s of CPU in 1 s while the client held its window"
     assert client.streams[streamID].body == b""
+
+
+def test_windowOpenedBySettings(serve):
+    """
+    A client that starts with a window of 0 and opens it with
+    SETTINGS_INITIAL_WINDOW_SIZE alone (no WINDOW_UPDATE) gets its response.
+    """
+    site, _log, _ = buildSite(ASSETS)
+    server = serve(site)
+    settings = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0}
+    with H2Client(server.portNumber, settings=settings) as client:
+        streamID = client.request(b"/")
+        client.runUntil(lambda: client.streams[streamID].headers is not None)
+        time.sleep(0.2)
+        assert client.streams[streamID].body == b""
+        client.conn.update_settings(
+            {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 65535}
+        )
+        client.flush()
+        client.runUntil(client.settled(streamID))
+    assert client.streams[streamID].body == b"<html>page</html>"
+    assert [bytes(p.body) for p in client.pushes(streamID)] == [APP_JS, STYLE_CSS]

@@ -374,6 +374,35 @@ class PushingH2Connection(H2Connection):
             producer.stopProducing()
         self._requestDone(event.stream_id)
 
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Handle bytes from the client, then resume streams that a larger
+        C{SETTINGS_INITIAL_WINDOW_SIZE} let send (Twisted ignores that).
+
+        @param data: Bytes from the transport.
+        """
+        window = self.conn.remote_settings.initial_window_size
+        super().dataReceived(data)
+        if (
+            self._stillProducing
+            and self.conn.remote_settings.initial_window_size > window
+        ):
+            for streamID, queue in self._outboundStreamQueues.items():
+                if queue and self.conn.local_flow_control_window(streamID) > 0:
+                    self.priority.unblock(streamID)
+            self._wakeSendingLoop()
+
+    def _handleWindowUpdate(self, event: h2.events.WindowUpdated) -> None:
+        super()._handleWindowUpdate(event)
+        # Twisted unblocks the streams in the priority tree but, its sending
+        # loop being asleep (see _FlowControlAwarePriorityTree), must be woken.
+        self._wakeSendingLoop()
+
+    def _wakeSendingLoop(self) -> None:
+        if self._sendingDeferred is not None:
+            sending, self._sendingDeferred = self._sendingDeferred, None
+            sending.callback(None)
+
     def _requestDone(self, streamID: int) -> None:
         self._pushedStreamIDs.discard(streamID)
         super()._requestDone(streamID)
