@@ -21,7 +21,6 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
-DATA_FRAME_TYPE = 0x0
 GOAWAY_FRAME_TYPE = 0x7
 
 
@@ -126,7 +125,6 @@ class H2Client:
         self.streams: dict[int, Stream] = {}
         self.terminated: GoAway | None = None
         self._inbound = bytearray()
-        self._returnWindow = 0
         self.closed = False
         self.onPushPromise = onPushPromise
         self.onPushResponse = onPushResponse
@@ -231,9 +229,6 @@ class H2Client:
         """Feed bytes from the server to h2 and record the events."""
         for event in self.conn.receive_data(self._withoutGoAway(data)):
             self._handle(event)
-        if self._returnWindow:
-            self.conn.increment_flow_control_window(self._returnWindow)
-            self._returnWindow = 0
         self.flush()
 
     def describe(self) -> str:
@@ -249,10 +244,6 @@ class H2Client:
             f"{self.conn.outbound_flow_control_window}, inbound window {inbound}"
         )
 
-    def _resetByClient(self, streamID: int) -> bool:
-        stream = self.streams.get(streamID)
-        return stream is not None and stream.resetByClient
-
     def _withoutGoAway(self, data: bytes) -> bytes:
         # h2 stops processing a connection once it receives GOAWAY, but a
         # server's GOAWAY lets the streams it names finish (RFC 9113 6.8), as
@@ -265,19 +256,11 @@ class H2Client:
                 break
             frame = bytes(self._inbound[: 9 + length])
             del self._inbound[: 9 + length]
-            streamID = int.from_bytes(frame[5:9], "big") & 0x7FFFFFFF
             if frame[3] == GOAWAY_FRAME_TYPE:
                 self.terminated = GoAway(
                     lastStreamID=int.from_bytes(frame[9:13], "big") & 0x7FFFFFFF,
                     errorCode=int.from_bytes(frame[13:17], "big"),
                 )
-            elif frame[3] == DATA_FRAME_TYPE and self._resetByClient(streamID):
-                # h2 drops data of a stream this client reset without giving
-                # back its share of the connection window, which would starve
-                # the other streams: give it back, as real clients do.
-                passed += frame
-                if length:
-                    self._returnWindow += length
             else:
                 passed += frame
         return bytes(passed)
