@@ -21,8 +21,8 @@ def pushLogFormatter(timestamp: str, request: IRequest) -> str:
         them, and announced in Early Hints or preload headers;
       - C{push=-} otherwise.
 
-    An L{IAccessLogFormatter} for L{twisted.web.http.HTTPFactory}'s
-    C{logFormatter}.
+    An L{IAccessLogFormatter<twisted.web.iweb.IAccessLogFormatter>} for
+    L{twisted.web.http.HTTPFactory}'s C{logFormatter}.
 
     @param timestamp: The time, formatted by Twisted.
     @param request: The request, just finished.

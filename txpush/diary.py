@@ -17,6 +17,8 @@ class PushDiary:
     """
     A bounded set of the paths pushed on one connection, forgetting the
     least recently pushed first.
+
+    @ivar size: The most paths the diary remembers.
     """
 
     def __init__(self, size: int = DEFAULT_DIARY_SIZE) -> None:

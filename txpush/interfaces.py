@@ -60,9 +60,10 @@ class IPusher(Interface):
         @param method: C{b"GET"} (the default) or C{b"HEAD"}.
         @type method: L{bytes} or L{str}
 
-        @return: A L{Deferred} that fires with a L{txpush.PushResult} once the
-            pushed response is produced or the client cancelled it.  It never
-            fails: the caller may ignore it.
+        @return: A L{Deferred<twisted.internet.defer.Deferred>} that fires
+            with a L{txpush.PushResult} once the pushed response is produced
+            or the client cancelled it.  It never fails: the caller may
+            ignore it.
 
         @raise txpush.errors.InvalidPushTargetError: C{target} is not an
             absolute path or a same-origin absolute URL.

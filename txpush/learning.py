@@ -114,6 +114,8 @@ class _Page:
 class AssetLearner:
     """
     The learned assets of every page, and the counts they come from.
+
+    @ivar config: How it learns.
     """
 
     def __init__(self, config: LearningConfig | None = None) -> None:

@@ -42,7 +42,8 @@ from txpush.pushrequest import (
 @attrs.frozen
 class PushResult:
     """
-    What became of one push, as reported by L{IPusher.push}'s L{Deferred}.
+    What became of one push, as reported by the
+    L{Deferred<twisted.internet.defer.Deferred>} of L{IPusher.push}.
 
     @ivar path: The pushed path, with its query.
     @ivar streamID: The promised stream.

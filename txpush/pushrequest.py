@@ -44,6 +44,7 @@ pushed response is the one the client would have got (same encoding, same
 language).  Cookies and credentials are deliberately absent.
 """
 
+# The last five are connection-specific, forbidden in HTTP/2 (RFC 9113 8.2.2).
 REFUSED_HEADERS = frozenset(
     {
         b"content-length",
@@ -52,7 +53,6 @@ REFUSED_HEADERS = frozenset(
         b"te",
         b"expect",
         b"host",
-        # Connection-specific headers are forbidden in HTTP/2 (RFC 9113 8.2.2).
         b"connection",
         b"keep-alive",
         b"proxy-connection",

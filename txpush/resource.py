@@ -164,10 +164,11 @@ def pagePlanOf(request: IRequest) -> PagePlan | None:
 
 class CacheAwarePushResource(Resource):
     """
-    Wraps a resource tree (a C{static.File}, a Klein app, any L{IResource})
-    and pushes each page's assets to clients that take pushes, skipping what
-    the digest cookie says they have; other clients get the same assets as
-    C{103 Early Hints} and C{Link: rel=preload} headers.
+    Wraps a resource tree (a C{static.File}, a Klein app, any
+    L{IResource<twisted.web.resource.IResource>}) and pushes each page's
+    assets to clients that take pushes, skipping what the digest cookie says
+    they have; other clients get the same assets as C{103 Early Hints} and
+    C{Link: rel=preload} headers.
 
     A page's assets come from, in this order: L{assetsFor} (override it), the
     manifest, and the C{Link: <path>; rel=preload} headers the wrapped
@@ -178,6 +179,10 @@ class CacheAwarePushResource(Resource):
     @ivar config: The L{PushConfig}.
     @ivar counters: The L{PushCounters}.
     @ivar learner: The L{AssetLearner}, when learning is on.
+    @ivar clock: The time source of learning's window.
+    @cvar isLeaf: Always true: this resource finds the wrapped resource for
+        the whole path itself.
+    @cvar log: Where decisions and failures are logged.
     """
 
     isLeaf = True

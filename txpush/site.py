@@ -79,7 +79,8 @@ class PushSite(Site):
         first, so no new connection arrives.
 
         @param gracePeriod: The most seconds to wait for open streams.
-        @return: A L{Deferred} that fires when every connection is closed.
+        @return: A L{Deferred<twisted.internet.defer.Deferred>} that fires
+            when every connection is closed.
         """
         connections = list(self.http2Connections)
         for connection in connections:

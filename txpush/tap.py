@@ -372,6 +372,10 @@ class ListeningService(Service):
     Listens on endpoints at once (so that a port in use is an error before
     the server starts), and on stop closes the ports, then the site's HTTP/2
     connections gracefully.
+
+    @ivar site: The site the ports serve.
+    @ivar ports: Endpoint descriptions and the ports listening on them.
+    @ivar gracePeriod: Seconds open streams may take to finish on stop.
     """
 
     log = Logger()
@@ -427,6 +431,10 @@ class ListeningService(Service):
 class LearnFileService(Service):
     """
     Writes what is learned to a file every L{interval} seconds and at stop.
+
+    @ivar learner: The learner to save.
+    @ivar path: The file.
+    @cvar interval: Seconds between two writes.
     """
 
     log = Logger()
