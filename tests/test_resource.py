@@ -667,3 +667,30 @@ def test_absoluteLinkOfThePageOrigin(serve, siteDirectory):
         client.authority = b"localhost"
         client.get(b"/linked")
         assert [p.path for p in client.pushes()] == [b"/app.js"]
+
+
+def test_concurrentResponsesKeepEveryAsset(serve, siteDirectory):
+    """
+    Responses on one connection whose requests carried the same old cookie
+    (the client fetched while earlier Set-Cookie headers were in flight)
+    carry the union: the last digest the client stores holds every asset.
+    """
+    site, _ = cacheAware(siteDirectory, maxPushes=1)
+    server = serve(site)
+    with H2Client(server.portNumber) as client:
+        page = client.get(b"/")
+        assert [p.path for p in client.pushes()] == [b"/style.css"]
+        # The client fetches the script itself, without the page's cookie.
+        script = client.get(b"/app.js")
+        again = client.get(b"/style.css")
+    assert set(digestCookie(page).keys()) == set(_keys(b"/style.css"))
+    assert set(digestCookie(script).keys()) == set(_keys(b"/style.css", b"/app.js"))
+    # Nothing new: no cookie to send again.
+    assert digestCookie(again) is None
+
+
+def _keys(*paths):
+    digest = CacheDigest()
+    for path in paths:
+        digest.add(path)
+    return digest.keys()

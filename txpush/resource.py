@@ -216,6 +216,12 @@ class CacheAwarePushResource(Resource):
         self._connectionLoads: WeakKeyDictionary[object, _ConnectionLoads] = (
             WeakKeyDictionary()
         )
+        # The digest last sent on each connection: responses on one
+        # connection carry the union, so that concurrent responses (whose
+        # requests carried the same old cookie) do not undo each other.
+        self._connectionDigests: WeakKeyDictionary[object, CacheDigest] = (
+            WeakKeyDictionary()
+        )
 
     def assetsFor(self, request: IRequest) -> Iterable[Asset | bytes | str]:
         """
@@ -280,6 +286,8 @@ class _PageResponse:
             if config.useDigest
             else None
         )
+        self.presentedKeys = None if self.digest is None else self.digest.keys()
+        self._mergeConnectionDigest()
         self.pusher = IPusher(request, None) if config.push else None
         learned: tuple[Asset, ...] = ()
         self.probe = False
@@ -310,6 +318,14 @@ class _PageResponse:
             originalWrite(data)
 
         request.write = writeAfterPushing
+
+    def _mergeConnectionDigest(self) -> None:
+        connection = connectionOf(self.request)
+        if self.digest is None or connection is None:
+            return
+        sent = self.resource._connectionDigests.get(connection)
+        if sent is not None and sent.capacityBits == self.digest.capacityBits:
+            self.digest.merge(sent)
 
     def _facts(self, status: int | None) -> PageFacts:
         return PageFacts(
@@ -431,9 +447,10 @@ class _PageResponse:
         digest = self.digest
         if digest is None:
             return
-        changed = False
+        # What other responses on this connection sent meanwhile.
+        self._mergeConnectionDigest()
         for remembered in remember:
-            changed = digest.add(remembered.path) or changed
+            digest.add(remembered.path)
         contentTypes = self.request.responseHeaders.getRawHeaders(b"content-type")
         if tracksFetchedResponse(
             self.config.policy,
@@ -442,8 +459,10 @@ class _PageResponse:
             status,
             contentTypes[0] if contentTypes else None,
         ):
-            changed = digest.add(self.request.uri) or changed
-        if changed:
+            digest.add(self.request.uri)
+        connection = connectionOf(self.request)
+        sent = self.resource._connectionDigests.get(connection)
+        if digest.keys() != self.presentedKeys and digest != sent:
             # Twisted writes request.cookies over any Set-Cookie header the
             # application set directly: keep those by moving them in first.
             cookies = self.request.cookies
@@ -457,6 +476,10 @@ class _PageResponse:
                 )
             )
             self.counters.digestUpdates += 1
+            if connection is not None:
+                snapshot = CacheDigest(digest.capacityBits)
+                snapshot.merge(digest)
+                self.resource._connectionDigests[connection] = snapshot
 
     def _count(self, plan: PagePlan, pushed: list[Asset]) -> None:
         counters = self.counters
