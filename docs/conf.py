@@ -78,6 +78,7 @@ EXTERNAL_NAMES = {
             "twisted.web.http.HTTPFactory",
             "twisted.web.iweb.IAccessLogFormatter",
             "twisted.web.resource.IResource",
+            "twisted.web.server.Request",
             "twisted.web.server.Site",
         )
     },

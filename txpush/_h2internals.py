@@ -14,6 +14,7 @@ release it found when it is not.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -150,14 +151,16 @@ class _FlowControlAwarePriorityTree(priority.PriorityTree):  # type: ignore[misc
         while True:
             streamID: int = super().__next__()
             queue = self._connection._outboundStreamQueues.get(streamID)
-            if (
-                queue
-                and isinstance(queue[0], bytes)
-                and queue[0]
-                and self._connection.conn.local_flow_control_window(streamID) <= 0
-            ):
-                self.block(streamID)
-                continue
+            if queue and isinstance(queue[0], bytes) and queue[0]:
+                try:
+                    window = self._connection.conn.local_flow_control_window(streamID)
+                except h2.exceptions.StreamClosedError:
+                    # Closed in h2 by a frame of this read whose event
+                    # Twisted has not handled yet: it is about to go.
+                    window = 0
+                if window <= 0:
+                    self.block(streamID)
+                    continue
             return streamID
 
     next = __next__
@@ -395,13 +398,59 @@ class PushingH2Connection(H2Connection):
     def _handleWindowUpdate(self, event: h2.events.WindowUpdated) -> None:
         super()._handleWindowUpdate(event)
         # Twisted unblocks the streams in the priority tree but, its sending
-        # loop being asleep (see _FlowControlAwarePriorityTree), must be woken.
-        self._wakeSendingLoop()
+        # loop being asleep (see _FlowControlAwarePriorityTree), must be
+        # woken: on the next turn, once the events of this read (a reset of
+        # one of those streams, say) are handled.
+        self._reactor.callLater(0, self._wakeSendingLoop)
 
     def _wakeSendingLoop(self) -> None:
-        if self._sendingDeferred is not None:
+        if self._sendingDeferred is not None and self._stillProducing:
             sending, self._sendingDeferred = self._sendingDeferred, None
             sending.callback(None)
+
+    def remainingOutboundWindow(self, streamID: int) -> int:
+        """
+        See Twisted's; 0 for a stream h2 has closed (by a frame of this read
+        whose event is not handled yet), where Twisted's raises.
+
+        @param streamID: A stream of this connection.
+        @return: The room left in its send window, less what is queued.
+        """
+        try:
+            remaining: int = super().remainingOutboundWindow(streamID)
+        except h2.exceptions.StreamClosedError:
+            return 0
+        return remaining
+
+    def writeDataToStream(self, streamID: int, data: bytes) -> None:
+        """
+        See Twisted's; data for a stream h2 has closed is dropped (its reset
+        is being handled), where Twisted's raises into the producer.
+
+        @param streamID: A stream of this connection.
+        @param data: Response bytes.
+        """
+        with contextlib.suppress(h2.exceptions.StreamClosedError):
+            super().writeDataToStream(streamID, data)
+
+    def connectionLost(  # type: ignore[override]
+        self, reason: Failure, _cancelTimeouts: bool = True
+    ) -> None:
+        """
+        See Twisted's; the producers of the streams still open are stopped
+        too, so a response paused by flow control or still being produced
+        ends with its connection.
+
+        @param reason: Why the connection was lost.
+        @param _cancelTimeouts: See Twisted's.
+        """
+        producers = [s.producer for s in self.streams.values() if s.producer]
+        super().connectionLost(reason, _cancelTimeouts=_cancelTimeouts)
+        for producer in producers:
+            try:
+                producer.stopProducing()
+            except Exception:
+                self._log.failure("Stopping a producer failed")
 
     def _requestDone(self, streamID: int) -> None:
         self._pushedStreamIDs.discard(streamID)

@@ -178,9 +178,20 @@ def pushHeaders(headers: PushHeaders | None) -> list[tuple[bytes, bytes]]:
     """
     if headers is None:
         return []
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    try:
+        pairs = list(headers.items() if isinstance(headers, Mapping) else headers)
+    except TypeError:
+        raise InvalidPushHeaderError(
+            "push headers must be a mapping or (name, value) pairs, not "
+            f"{type(headers).__name__}"
+        ) from None
     checked = []
-    for name, value in pairs:
+    for pair in pairs:
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise InvalidPushHeaderError(
+                f"push header {pair!r} is not a (name, value) pair"
+            )
+        name, value = pair
         rawName = _asBytes(name, "push header name", InvalidPushHeaderError).lower()
         if rawName.startswith(b":"):
             raise InvalidPushHeaderError(

@@ -461,7 +461,11 @@ class _PageResponse:
         ):
             digest.add(self.request.uri)
         connection = connectionOf(self.request)
-        sent = self.resource._connectionDigests.get(connection)
+        sent = (
+            None
+            if connection is None
+            else self.resource._connectionDigests.get(connection)
+        )
         if digest.keys() != self.presentedKeys and digest != sent:
             # Twisted writes request.cookies over any Set-Cookie header the
             # application set directly: keep those by moving them in first.

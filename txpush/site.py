@@ -9,13 +9,16 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
+from twisted.web import http, util
 from twisted.web.resource import IResource
-from twisted.web.server import Site
+from twisted.web.server import Request, Site
 
 from txpush._h2internals import (
     PushingH2Connection,
     buildPushChannelProtocol,
     checkTwistedInternals,
+    isPushedRequest,
 )
 
 DEFAULT_MAX_CONCURRENT_PUSHES = 100
@@ -23,6 +26,51 @@ DEFAULT_MAX_CONCURRENT_PUSHES = 100
 
 DEFAULT_GRACE_PERIOD = 10.0
 """Seconds L{PushSite.shutDown} lets open HTTP/2 streams finish."""
+
+
+class PushRequest(Request):
+    """
+    The request of a L{PushSite}: a stock L{twisted.web.server.Request}
+    whose processing errors are logged with the method and path (and whether
+    the request was pushed), so the log says which resource failed.
+    """
+
+    def processingFailed(self, reason: Failure) -> Failure:
+        """
+        Log the error with the request's path, then answer 500 as Twisted
+        does (with the traceback only if the site displays them).
+
+        @param reason: Why processing failed.
+        @return: C{reason}.
+        """
+        self._log.failure(
+            "Error answering {method} {uri}{pushed}",
+            failure=reason,
+            method=self.method.decode("ascii", "replace"),
+            uri=self.uri.decode("ascii", "replace"),
+            pushed=" (pushed)" if isPushedRequest(self) else "",
+        )
+        if self.site is not None and self.site.displayTracebacks:
+            body = (
+                b"<html><head><title>web.Server Traceback"
+                b" (most recent call last)</title></head>"
+                b"<body><b>web.Server Traceback"
+                b" (most recent call last):</b>\n\n"
+                + util.formatFailure(reason)
+                + b"\n\n</body></html>\n"
+            )
+        else:
+            body = (
+                b"<html><head><title>Processing Failed"
+                b"</title></head><body>"
+                b"<b>Processing Failed</b></body></html>"
+            )
+        self.setResponseCode(http.INTERNAL_SERVER_ERROR)
+        self.setHeader(b"Content-Type", b"text/html")
+        self.setHeader(b"Content-Length", b"%d" % (len(body),))
+        self.write(body)
+        self.finish()
+        return reason
 
 
 class PushSite(Site):
@@ -41,9 +89,11 @@ class PushSite(Site):
         open at once; the client's C{SETTINGS_MAX_CONCURRENT_STREAMS} may
         lower it.
     @ivar http2Connections: The site's open HTTP/2 connections.
+    @cvar requestFactory: L{PushRequest}, unless another is given.
     """
 
     protocol = buildPushChannelProtocol
+    requestFactory = PushRequest
 
     def __init__(
         self,
