@@ -72,9 +72,16 @@ def _quoted(path: bytes) -> str:
     return f'"{shown}"'
 
 
-def _outsideProblem(path: bytes) -> str | None:
-    # Servers percent-decode a path before they map it to files, so look at
-    # the decoded form: "%2e%2e", "%2E." and "..%2F" are ".." too.
+def outsideProblem(path: bytes) -> str | None:
+    """
+    Why a path could name a file outside the site, if it could.
+
+    Servers percent-decode a path before they map it to files, so the
+    decoded form is checked: C{%2e%2e}, C{%2E.} and C{..%2F} are C{..} too.
+
+    @param path: An absolute path, maybe with a query (not checked).
+    @return: The problem and what to do, or L{None}.
+    """
     decoded = unquote_to_bytes(path.split(b"?", 1)[0])
     if b"\\" in decoded:
         found = "an encoded backslash"
@@ -155,7 +162,7 @@ def pathProblem(path: bytes) -> str | None:
         )
     if not path.startswith(b"/"):
         return _relativeProblem(path)
-    return _outsideProblem(path)
+    return outsideProblem(path)
 
 
 def asTypeProblem(asType: str | None) -> str | None:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Union
 
+from txpush.assets import outsideProblem
 from txpush.errors import (
     InvalidPushHeaderError,
     InvalidPushMethodError,
@@ -147,7 +148,11 @@ def pushPath(target: Union[bytes, str], scheme: bytes, authority: bytes) -> byte
             f"push target {raw!r} is not an absolute path: give one starting "
             "with /, or an absolute URL of the page's own origin"
         )
-    return path.split(b"#", 1)[0]
+    path = path.split(b"#", 1)[0]
+    problem = outsideProblem(path)
+    if problem is not None:
+        raise InvalidPushTargetError(f"push target {raw!r} {problem}")
+    return path
 
 
 def _headerValue(name: bytes, value: HeaderValue) -> bytes:
