@@ -1252,22 +1252,22 @@ def test_malformedPushHeadersRaiseTheTypedError(serve, headers):
     assert isinstance(log.attempts[0].error, InvalidPushHeaderError)
 
 
-def test_applicationTargetClimbingOutIsNotServed(serve, tmp_path):
+def test_applicationTargetClimbingOutIsRefused(serve, tmp_path):
     """
-    The pusher does not check dot segments in a target the application
-    gives (docs/push.md lists no such rule): such a push is promised, but
-    the site's File resource answers it 404, never with the file outside.
+    A push target with dot segments, plain or percent-encoded, is refused
+    with InvalidPushTargetError, as manifests and Link headers are: nothing
+    is promised, and the file outside the site never comes back.
     """
     secret, directory = _secretBesideSite(tmp_path)
-    site, log, root = buildSite([push(b"/files/../secret.txt")])
+    targets = [b"/files/../secret.txt", b"/files/%2e%2e/secret.txt"]
+    site, log, root = buildSite([push(target) for target in targets])
     root.putChild(b"files", File(str(directory)))
     server = serve(site)
     with H2Client(server.portNumber) as client:
         page = client.get(b"/")
-        (pushed,) = client.pushes(page.streamID)
-    assert pushed.status == 404
-    assert secret not in bytes(pushed.body)
-    assert log.attempts[0].error is None
+        assert client.pushes(page.streamID) == []
+    assert page.status == 200 and secret not in bytes(page.body)
+    assert [type(a.error) for a in log.attempts] == [InvalidPushTargetError] * 2
 
 
 # Paths that would escape the served directory.
