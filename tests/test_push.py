@@ -502,15 +502,7 @@ def test_goAwayStopsPushing(serve):
     """
     site, log, _ = buildSite(ASSETS, delay=0.3)
     server = serve(site)
-    captured = []
-
-    def capture(request):
-        from txpush import IPusher
-
-        captured.append(IPusher(request, None))
-        return b"held"
-
-    site.resource.putChild(b"hold", _Render(capture))
+    captured = capturePushers(site, b"hold")
     with H2Client(server.portNumber) as client:
         client.get(b"/hold")
         client.request(b"/")
@@ -530,15 +522,7 @@ def test_pushAfterThePageFinishedIsRefused(serve):
     """
     site, _log, _ = buildSite([])
     server = serve(site)
-    captured = []
-
-    def capture(request):
-        from txpush import IPusher
-
-        captured.append(IPusher(request, None))
-        return b"done"
-
-    site.resource.putChild(b"done", _Render(capture))
+    captured = capturePushers(site, b"done")
     with H2Client(server.portNumber) as client:
         client.get(b"/done")
         (pusher,) = captured
@@ -546,13 +530,26 @@ def test_pushAfterThePageFinishedIsRefused(serve):
             onReactor(pusher.push, b"/app.js")
 
 
-class _Render(Data):
-    def __init__(self, function):
+def capturePushers(site, name):
+    """
+    Add a resource at /NAME that answers at once and keeps its request's
+    pusher; return the list the pushers go to.
+    """
+    captured = []
+    site.resource.putChild(name, _PusherCapture(captured))
+    return captured
+
+
+class _PusherCapture(Data):
+    def __init__(self, captured):
         super().__init__(b"", "text/plain")
-        self.function = function
+        self.captured = captured
 
     def render_GET(self, request):
-        return self.function(request)
+        from txpush import IPusher
+
+        self.captured.append(IPusher(request, None))
+        return b"captured"
 
 
 NGHTTP_ROW = r"^\s*(\d+)\s+\S+\s+(\*?)\s*\S+\s+\S+\s+(\d+)\s+\d+\s+(\S+)\s*$"
