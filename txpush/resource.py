@@ -103,11 +103,16 @@ class PushConfig:
     readLinkHeaders: bool = True
     addLinkHeaders: bool = True
     learning: LearningConfig | None = None
+    # Made once, here, rather than on every request.
+    _policy: PushPolicy = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         # Fail at configuration time, not on the first request.
-        self.policy  # noqa: B018
-        CacheDigest(self.capacityBits)
+        object.__setattr__(
+            self,
+            "_policy",
+            PushPolicy(maxPushes=self.maxPushes, track=self.track, push=self.push),
+        )
         setCookieHeaderValue(
             CacheDigest(self.capacityBits), self.cookieName, self.cookieMaxAge
         )
@@ -117,7 +122,7 @@ class PushConfig:
         """
         The pure policy these settings make.
         """
-        return PushPolicy(maxPushes=self.maxPushes, track=self.track, push=self.push)
+        return self._policy
 
 
 @attrs.define
@@ -372,16 +377,22 @@ class _PageResponse:
                     request.responseHeaders.addRawHeader(
                         b"link", formatPreloadLink(preload)
                     )
-        # Only what really went out is remembered: a refused push is not.
+        contentTypes = request.responseHeaders.getRawHeaders(b"content-type")
+        contentType = contentTypes[0] if contentTypes else None
         if self.resource.learner is not None:
-            self._learn(self.resource.learner, status)
+            self._learn(self.resource.learner, status, contentType)
+        # Only what really went out is remembered: a refused push is not.
         self._updateDigest(
-            [a for a in plan.remember if a in pushed or a not in plan.push], status
+            [a for a in plan.remember if a in pushed or a not in plan.push],
+            status,
+            contentType,
         )
         if assets:
             self._count(plan, pushed)
 
-    def _learn(self, learner: AssetLearner, status: int) -> None:
+    def _learn(
+        self, learner: AssetLearner, status: int, contentType: bytes | None
+    ) -> None:
         request = self.request
         if request.method != b"GET" or not 200 <= status < 300:
             return
@@ -390,8 +401,6 @@ class _PageResponse:
             return
         now = self.resource.clock.seconds()
         loads = self.resource._connectionLoads.get(connection)
-        contentTypes = request.responseHeaders.getRawHeaders(b"content-type")
-        contentType = contentTypes[0] if contentTypes else None
         if contentType is not None and contentType.lower().startswith(b"text/html"):
             load = learner.recordLoad(pageKey(request.path), self.probe)
             if loads is None:
@@ -443,7 +452,9 @@ class _PageResponse:
                 "Client cancelled push of {path}", path=result.path, cancelled=True
             )
 
-    def _updateDigest(self, remember: list[Asset], status: int) -> None:
+    def _updateDigest(
+        self, remember: list[Asset], status: int, contentType: bytes | None
+    ) -> None:
         digest = self.digest
         if digest is None:
             return
@@ -451,13 +462,12 @@ class _PageResponse:
         self._mergeConnectionDigest()
         for remembered in remember:
             digest.add(remembered.path)
-        contentTypes = self.request.responseHeaders.getRawHeaders(b"content-type")
         if tracksFetchedResponse(
             self.config.policy,
             self.request.method,
             self.request.uri,
             status,
-            contentTypes[0] if contentTypes else None,
+            contentType,
         ):
             digest.add(self.request.uri)
         connection = connectionOf(self.request)

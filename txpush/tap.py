@@ -333,28 +333,27 @@ https://localhost:8443/ with a development certificate made on first run."""
             return
         if not self["learn"]:
             raise usage.UsageError("--learn-file: give --learn too")
-        path = Path(self["learn-file"]).expanduser().absolute()
-        if path.is_dir() or not os.access(path.parent, os.W_OK):
-            raise usage.UsageError(
-                f"--learn-file {path}: cannot write a file there: give a file in "
-                "a writable directory"
-            )
-        self["learn-file"] = path
+        self["learn-file"] = _fileToWrite("learn-file", self["learn-file"])
 
     def _checkAccessLog(self) -> None:
         if self["access-log"] is None:
             return
-        path = Path(self["access-log"]).expanduser().absolute()
-        if path.is_dir() or not os.access(path.parent, os.W_OK):
-            raise usage.UsageError(
-                f"--access-log {path}: cannot write a file there: give a file "
-                "in a writable directory"
-            )
+        path = _fileToWrite("access-log", self["access-log"])
         if path.exists() and not os.access(path, os.W_OK):
             raise usage.UsageError(
                 f"--access-log {path}: not writable by this user: fix its "
                 "permissions or give another file"
             )
+
+
+def _fileToWrite(option: str, value: str) -> Path:
+    path = Path(value).expanduser().absolute()
+    if path.is_dir() or not os.access(path.parent, os.W_OK):
+        raise usage.UsageError(
+            f"--{option} {path}: cannot write a file there: give a file in a "
+            "writable directory"
+        )
+    return path
 
 
 def _describe(error: BaseException) -> str:
