@@ -9,8 +9,8 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
+from twisted.logger import Logger, LogPublisher
 from twisted.python.failure import Failure
-from twisted.web import http, util
 from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 
@@ -50,27 +50,17 @@ class PushRequest(Request):
             uri=self.uri.decode("ascii", "replace"),
             pushed=" (pushed)" if isPushedRequest(self) else "",
         )
-        if self.site is not None and self.site.displayTracebacks:
-            body = (
-                b"<html><head><title>web.Server Traceback"
-                b" (most recent call last)</title></head>"
-                b"<body><b>web.Server Traceback"
-                b" (most recent call last):</b>\n\n"
-                + util.formatFailure(reason)
-                + b"\n\n</body></html>\n"
-            )
-        else:
-            body = (
-                b"<html><head><title>Processing Failed"
-                b"</title></head><body>"
-                b"<b>Processing Failed</b></body></html>"
-            )
-        self.setResponseCode(http.INTERNAL_SERVER_ERROR)
-        self.setHeader(b"Content-Type", b"text/html")
-        self.setHeader(b"Content-Length", b"%d" % (len(body),))
-        self.write(body)
-        self.finish()
-        return reason
+        # Twisted's answer, without its own log event (which says no path).
+        self._log = _silent
+        try:
+            result: Failure = super().processingFailed(reason)
+        finally:
+            del self._log
+        return result
+
+
+# A publisher with no observers: what is logged to it goes nowhere.
+_silent = Logger(observer=LogPublisher())
 
 
 class PushSite(Site):
