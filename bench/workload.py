@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,32 +91,36 @@ def _words(rng: random.Random, count: int) -> str:
     return " ".join(rng.choice(_WORDS) for _ in range(count))
 
 
-def _stylesheet(rng: random.Random, size: int) -> str:
-    rules = []
+def _filled(size: int, piece: Callable[[], str]) -> str:
+    # Pieces until there are size characters, cut to size.
+    pieces = []
     length = 0
     while length < size:
-        rule = (
+        pieces.append(piece())
+        length += len(pieces[-1])
+    return "".join(pieces)[:size]
+
+
+def _stylesheet(rng: random.Random, size: int) -> str:
+    return _filled(
+        size,
+        lambda: (
             f".c{rng.getrandbits(32):08x} {{ margin: {rng.randrange(40)}px; "
             f"color: #{rng.getrandbits(24):06x}; "
             f"font-size: {rng.randrange(8, 40)}px; }}\n"
-        )
-        rules.append(rule)
-        length += len(rule)
-    return "".join(rules)[:size]
+        ),
+    )
 
 
 def _script(rng: random.Random, size: int) -> str:
-    functions = []
-    length = 0
-    while length < size:
-        name = f"f{rng.getrandbits(32):08x}"
-        function = (
-            f"function {name}(a, b) {{ return a * {rng.randrange(1000)} + b; }}\n"
+    return _filled(
+        size,
+        lambda: (
+            f"function f{rng.getrandbits(32):08x}(a, b) "
+            f"{{ return a * {rng.randrange(1000)} + b; }}\n"
             f"// {_words(rng, 8)}\n"
-        )
-        functions.append(function)
-        length += len(function)
-    return "".join(functions)[:size]
+        ),
+    )
 
 
 def _page(rng: random.Random, size: int) -> str:
