@@ -78,3 +78,18 @@ class IPusher(Interface):
         @raise txpush.errors.PushLimitReachedError: the connection has
             C{maxConcurrentPushes} pushed streams open.
         """
+
+
+class IPageSession(Interface):
+    """
+    The decisions for one page request of a
+    L{txpush.CacheAwarePushResource}: a component of the request, so the
+    access log (or any code seeing the request) can read what was done.
+    """
+
+    outcome = Attribute(
+        """
+        The L{txpush.session.PageOutcome} once the response headers went out,
+        else L{None}.
+        """
+    )

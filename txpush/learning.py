@@ -32,6 +32,7 @@ import os
 import tempfile
 from collections import Counter, OrderedDict, deque
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -307,3 +308,81 @@ def pageKey(path: bytes) -> bytes:
     @return: The page key: the path without its query.
     """
     return path.split(b"?", 1)[0]
+
+
+def refererPage(
+    referer: bytes | None, scheme: bytes, authority: bytes | None
+) -> bytes | None:
+    """
+    The page an asset request's C{Referer} names, for associating it.
+
+    @param referer: The request's C{Referer}, if any.
+    @param scheme: The scheme the client used for the asset.
+    @param authority: The authority it used, if known.
+    @return: The page key of a same-origin C{Referer}; C{b""} when there is
+        no C{Referer}; L{None} for another origin or a malformed one (which
+        says the asset is not this connection's page's).
+    """
+    if referer is None:
+        return b""
+    try:
+        parts = urlsplit(referer)
+    except ValueError:
+        return None
+    if (parts.scheme.lower(), parts.netloc.lower()) != (
+        scheme.lower(),
+        (authority or b"").lower(),
+    ):
+        return None
+    return pageKey(parts.path or b"/")
+
+
+class ConnectionLoads:
+    """
+    The recent page loads of one client connection, for associating the
+    assets it fetches next.
+
+    @ivar size: The most pages remembered.
+    """
+
+    def __init__(self, size: int) -> None:
+        """
+        @param size: The most pages to remember
+            (L{LearningConfig.maxLoadsPerConnection}).
+        """
+        self.size = size
+        self._byPage: OrderedDict[bytes, PageLoad] = OrderedDict()
+        self._last: tuple[PageLoad, float] | None = None
+
+    def add(self, load: PageLoad, now: float) -> None:
+        """
+        Remember a page load, forgetting the oldest page beyond L{size}.
+
+        @param load: From L{AssetLearner.recordLoad}.
+        @param now: When it was served, in seconds.
+        """
+        self._byPage.pop(load.page, None)
+        self._byPage[load.page] = load
+        while len(self._byPage) > self.size:
+            self._byPage.popitem(last=False)
+        self._last = (load, now)
+
+    def forReferer(
+        self, page: bytes | None, now: float, window: float
+    ) -> PageLoad | None:
+        """
+        The load an asset request belongs to.
+
+        @param page: From L{refererPage}.
+        @param now: When the asset request came, in seconds.
+        @param window: L{LearningConfig.window}.
+        @return: The load of the page its C{Referer} names; without one, the
+            last load if it is at most C{window} seconds old; else L{None}.
+        """
+        if page is None:
+            return None
+        if page:
+            return self._byPage.get(page)
+        if self._last is not None and now - self._last[1] <= window:
+            return self._last[0]
+        return None
