@@ -27,7 +27,7 @@ setup(
     python_requires=">=3.11",
     # twisted.plugins holds only the txpush_plugin.py dropin: it has no
     # __init__.py of its own, and installs beside Twisted's plugins.
-    packages=["txpush", "twisted.plugins"],
+    packages=["txpush", "txpush._twisted", "txpush.testing", "twisted.plugins"],
     package_data={"txpush": ["py.typed", "demo/*"]},
     install_requires=[
         # txpush extends Twisted's private HTTP/2 internals

@@ -7,7 +7,7 @@ from __future__ import annotations
 from twisted.web.http import combinedLogFormatter
 from twisted.web.iweb import IRequest
 
-from txpush._h2internals import isPushedRequest
+from txpush._twisted.requests import isPushedRequest
 from txpush.resource import pagePlanOf
 
 

@@ -280,12 +280,12 @@ class _Reader:
     def __init__(
         self, path: Path | None, lines: _Lines | None, siteRoot: Path | None
     ) -> None:
-        self._path = path
+        self._manifestPath = path
         self._lines = lines
         self._siteRoot = None if siteRoot is None else siteRoot.resolve()
 
     def _error(self, reason: str, line: int | None) -> ManifestError:
-        return ManifestError(reason, self._path, line)
+        return ManifestError(reason, self._manifestPath, line)
 
     def _line(self, value: object, key: bool = False) -> int | None:
         return None if self._lines is None else self._lines.find(value, key)

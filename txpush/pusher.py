@@ -17,10 +17,11 @@ from twisted.web.iweb import IRequest
 from twisted.web.server import Request
 from zope.interface import implementer
 
-from txpush._h2internals import (
-    PushingH2Connection,
-    isPushedStreamID,
+from txpush._twisted.connection import PushingH2Connection, isPushedStreamID
+from txpush._twisted.requests import (
+    isDisconnected,
     pushingConnectionOf,
+    streamRequest,
 )
 from txpush.diary import PushDiary
 from txpush.errors import (
@@ -75,7 +76,7 @@ class StreamPusher:
         @param stream: The HTTP/2 stream it came on (its C{channel}).
         @param connection: The connection the stream belongs to.
         """
-        self._request = request
+        self._pageRequest = request
         self._stream = stream
         self._connection = connection
 
@@ -123,7 +124,7 @@ class StreamPusher:
             )
         path = pushPath(target, scheme, authority)
         extraHeaders = pushHeaders(headers)
-        if self._request.finished or self._request._disconnected:
+        if self._pageRequest.finished or isDisconnected(self._pageRequest):
             raise PushNotSupportedError(
                 f"cannot push {path!r}: the page's response has already ended"
             )
@@ -141,18 +142,18 @@ class StreamPusher:
         pageHeaders = [
             (name, value)
             for name in COPIED_REQUEST_HEADERS
-            for value in self._request.requestHeaders.getRawHeaders(name, [])
+            for value in self._pageRequest.requestHeaders.getRawHeaders(name, [])
         ]
         block = promisedRequestHeaders(
             checkedMethod, scheme, authority, path, pageHeaders, extraHeaders
         )
         promised = self._connection.promise(streamID, block)
         self._connection.diary.add(path)
-        return _pushOutcome(promised._request, path, promised.streamID)
+        return _pushOutcome(streamRequest(promised), path, promised.streamID)
 
 
 def _pushOutcome(pushed: Request, path: bytes, streamID: int) -> Deferred[PushResult]:
-    if pushed._disconnected:
+    if isDisconnected(pushed):
         # notifyFinish would never fire for a request already gone.
         return succeed(PushResult(path, streamID, False, None, 0))
 

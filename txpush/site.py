@@ -9,20 +9,22 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
-from twisted.logger import Logger, LogPublisher
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 
-from txpush._h2internals import (
+# Imported for its registration of the IPusher adapter of requests.
+import txpush.pusher  # noqa: F401
+from txpush._twisted.channel import buildPushChannelProtocol
+from txpush._twisted.compat import checkTwistedInternals
+from txpush._twisted.connection import (
+    DEFAULT_MAX_CONCURRENT_PUSHES,
     PushingH2Connection,
-    buildPushChannelProtocol,
-    checkTwistedInternals,
-    isPushedRequest,
 )
+from txpush._twisted.requests import isPushedRequest, twistedLogSilenced
 
-DEFAULT_MAX_CONCURRENT_PUSHES = 100
-"""The site's default cap on pushed streams open at once per connection."""
+log = Logger()
 
 DEFAULT_GRACE_PERIOD = 10.0
 """Seconds L{PushSite.shutDown} lets open HTTP/2 streams finish."""
@@ -43,7 +45,7 @@ class PushRequest(Request):
         @param reason: Why processing failed.
         @return: C{reason}.
         """
-        self._log.failure(
+        log.failure(
             "Error answering {method} {uri}{pushed}",
             failure=reason,
             method=self.method.decode("ascii", "replace"),
@@ -51,16 +53,9 @@ class PushRequest(Request):
             pushed=" (pushed)" if isPushedRequest(self) else "",
         )
         # Twisted's answer, without its own log event (which says no path).
-        self._log = _silent
-        try:
+        with twistedLogSilenced(self):
             result: Failure = super().processingFailed(reason)
-        finally:
-            del self._log
         return result
-
-
-# A publisher with no observers: what is logged to it goes nowhere.
-_silent = Logger(observer=LogPublisher())
 
 
 class PushSite(Site):
@@ -110,6 +105,15 @@ class PushSite(Site):
         super().__init__(resource, *args, **kwargs)
         self.maxConcurrentPushes = maxConcurrentPushes
         self.http2Connections: weakref.WeakSet[PushingH2Connection] = weakref.WeakSet()
+
+    def http2ConnectionMade(self, connection: PushingH2Connection) -> None:
+        """
+        A connection of this site switched to HTTP/2: remember it, for
+        L{shutDown}.
+
+        @param connection: The HTTP/2 connection.
+        """
+        self.http2Connections.add(connection)
 
     def shutDown(self, gracePeriod: float = DEFAULT_GRACE_PERIOD) -> Deferred[None]:
         """
