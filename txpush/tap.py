@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
+import attrs
 from twisted.application.service import MultiService, Service
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
@@ -22,12 +23,13 @@ from twisted.python.failure import Failure
 from twisted.web.static import File
 
 from txpush.accesslog import pushLogFormatter
+from txpush.config import PushConfig
 from txpush.devcert import ensureDevelopmentCertificate
 from txpush.digest import DEFAULT_CAPACITY_BITS, DEFAULT_COOKIE_NAME
 from txpush.learning import AssetLearner, LearnFileError, LearningConfig
-from txpush.manifest import ManifestError, loadManifest
+from txpush.manifest import Manifest, ManifestError, loadManifest
 from txpush.policy import DEFAULT_MAX_PUSHES, TRACKED_TYPES
-from txpush.resource import CacheAwarePushResource, PushConfig
+from txpush.resource import CacheAwarePushResource
 from txpush.site import DEFAULT_GRACE_PERIOD, PushSite
 
 DEMO_SITE = Path(__file__).parent / "demo"
@@ -67,9 +69,73 @@ def _wholeNumber(option: str, value: str, low: int, high: int, hint: str) -> int
     return number
 
 
+@attrs.frozen
+class ServeSettings:
+    """
+    What C{twist txpush} was asked to do: its command line, parsed and
+    checked, from which L{makeService} builds the service.
+
+    @ivar site: The directory to serve, or L{None} for the demo site.
+    @ivar manifest: The push manifest to load, or L{None} for none.
+    @ivar listen: The endpoint descriptions to listen on.
+    @ivar stateDirectory: Where the development certificate is kept.
+    @ivar push: Push to clients that take pushes.
+    @ivar useDigest: Keep the digest cookie.
+    @ivar earlyHints: Send C{103 Early Hints}.
+    @ivar linkPreload: Read and add C{Link: rel=preload} headers.
+    @ivar cookieName: The digest cookie's name.
+    @ivar capacityBits: The digest's capacity.
+    @ivar track: What the digest records.
+    @ivar maxPushes: The most assets pushed for one page.
+    @ivar learn: Learn pages' assets from the traffic.
+    @ivar learnFile: Where learning is kept, or L{None}.
+    @ivar accessLog: The access log file, or L{None} for the twist log.
+    @ivar gracePeriod: Seconds open streams may take to finish on stop.
+    """
+
+    site: Path | None = None
+    manifest: Path | None = DEMO_MANIFEST
+    listen: tuple[str, ...] = (f"ssl:{DEFAULT_PORT}",)
+    stateDirectory: Path = attrs.field(factory=defaultStateDirectory)
+    push: bool = True
+    useDigest: bool = True
+    earlyHints: bool = True
+    linkPreload: bool = True
+    cookieName: bytes = DEFAULT_COOKIE_NAME
+    capacityBits: int = DEFAULT_CAPACITY_BITS
+    track: str = TRACKED_TYPES[0]
+    maxPushes: int = DEFAULT_MAX_PUSHES
+    learn: bool = False
+    learnFile: Path | None = None
+    accessLog: Path | None = None
+    gracePeriod: float = DEFAULT_GRACE_PERIOD
+
+    def pushConfig(self, manifest: Manifest | None) -> PushConfig:
+        """
+        @param manifest: The loaded manifest, if any.
+        @return: The resource's configuration.
+        @raise ValueError: The cookie name is not a token.
+        """
+        return PushConfig(
+            manifest=manifest,
+            push=self.push,
+            maxPushes=self.maxPushes,
+            useDigest=self.useDigest,
+            cookieName=self.cookieName,
+            capacityBits=self.capacityBits,
+            track=self.track,
+            earlyHints=self.earlyHints,
+            readLinkHeaders=self.linkPreload,
+            addLinkHeaders=self.linkPreload,
+            learning=LearningConfig() if self.learn else None,
+        )
+
+
 class Options(usage.Options):
     """
-    The options of C{twist txpush}.
+    The options of C{twist txpush}: parsed and checked into
+    C{self["settings"]}, a L{ServeSettings}; nothing is read, written or
+    listened on until L{makeService}.
     """
 
     synopsis = "[txpush options]"
@@ -211,25 +277,24 @@ https://localhost:8443/ with a development certificate made on first run."""
 
     def postOptions(self) -> None:
         """
-        Check every option and the files they name, and build the site's
-        configuration.
+        Check every option and build C{self["settings"]}.
 
-        @raise usage.UsageError: An option or a file it names is wrong; the
-            message names them, the line where there is one, and what to do.
+        @raise usage.UsageError: An option is wrong; the message names it and
+            what to do.
         """
-        self["capacity-bits"] = _wholeNumber(
+        capacityBits = _wholeNumber(
             "capacity-bits",
             self["capacity-bits"],
             1,
             15,
             " (13 holds about 100 assets at a 1% false-positive rate)",
         )
-        self["max-pushes"] = _wholeNumber("max-pushes", self["max-pushes"], 0, 1000, "")
+        maxPushes = _wholeNumber("max-pushes", self["max-pushes"], 0, 1000, "")
         try:
-            self["grace-period"] = float(self["grace-period"])
+            gracePeriod = float(self["grace-period"])
         except ValueError:
-            self["grace-period"] = -1.0
-        if not 0 <= self["grace-period"] <= 3600:
+            gracePeriod = -1.0
+        if not 0 <= gracePeriod <= 3600:
             raise usage.UsageError(
                 "--grace-period: give a number of seconds from 0 to 3600"
             )
@@ -237,16 +302,39 @@ https://localhost:8443/ with a development certificate made on first run."""
             raise usage.UsageError(
                 f"--track {self['track']}: give one of {', '.join(TRACKED_TYPES)}"
             )
-        self["site"] = self._sitePath()
-        self["manifest"] = self._manifest()
-        self["config"] = self._config()
-        self["endpoints"] = self._endpoints()
-        self._checkAccessLog()
-        self._checkLearnFile()
+        settings = ServeSettings(
+            site=self._sitePath(),
+            manifest=self._manifestPath(),
+            listen=tuple(self["listen"]) or (f"ssl:{DEFAULT_PORT}",),
+            stateDirectory=(
+                Path(self["state-dir"]).expanduser()
+                if self["state-dir"]
+                else defaultStateDirectory()
+            ),
+            push=not self["no-push"],
+            useDigest=not self["no-digest"],
+            earlyHints=not self["no-early-hints"],
+            linkPreload=not self["no-link-preload"],
+            cookieName=self["digest-cookie"].encode("ascii", "replace"),
+            capacityBits=capacityBits,
+            track=self["track"],
+            maxPushes=maxPushes,
+            learn=self["learn"],
+            learnFile=self._learnFile(),
+            accessLog=self._accessLog(),
+            gracePeriod=gracePeriod,
+        )
+        try:
+            settings.pushConfig(None)
+        except ValueError as e:
+            raise usage.UsageError(
+                f"--digest-cookie {self['digest-cookie']}: {e}"
+            ) from None
+        self["settings"] = settings
 
-    def _sitePath(self) -> Path:
+    def _sitePath(self) -> Path | None:
         if self["path"] is None:
-            return DEMO_SITE
+            return None
         path = Path(self["path"]).expanduser()
         if not path.is_dir():
             raise usage.UsageError(
@@ -258,92 +346,28 @@ https://localhost:8443/ with a development certificate made on first run."""
             )
         return path.resolve()
 
-    def _manifest(self) -> Any:
-        if self["push-manifest"] is None:
-            if self["path"] is not None:
-                return None
-            manifestPath = DEMO_MANIFEST
-        else:
-            manifestPath = Path(self["push-manifest"]).expanduser()
-        try:
-            return loadManifest(manifestPath, siteRoot=self["site"])
-        except ManifestError as e:
-            raise usage.UsageError(f"--push-manifest: {e}") from None
+    def _manifestPath(self) -> Path | None:
+        if self["push-manifest"] is not None:
+            return Path(self["push-manifest"]).expanduser()
+        return DEMO_MANIFEST if self["path"] is None else None
 
-    def _config(self) -> PushConfig:
-        linkPreload = not self["no-link-preload"]
-        try:
-            return PushConfig(
-                manifest=self["manifest"],
-                push=not self["no-push"],
-                maxPushes=self["max-pushes"],
-                useDigest=not self["no-digest"],
-                cookieName=self["digest-cookie"].encode("ascii", "replace"),
-                capacityBits=self["capacity-bits"],
-                track=self["track"],
-                earlyHints=not self["no-early-hints"],
-                readLinkHeaders=linkPreload,
-                addLinkHeaders=linkPreload,
-                learning=LearningConfig() if self["learn"] else None,
-            )
-        except ValueError as e:
-            raise usage.UsageError(
-                f"--digest-cookie {self['digest-cookie']}: {e}"
-            ) from None
-
-    def _endpoints(self) -> list[tuple[str, IStreamServerEndpoint]]:
-        from twisted.internet import reactor
-
-        descriptions = self["listen"] or [f"ssl:{DEFAULT_PORT}"]
-        self["certificate"] = None
-        parsed = []
-        for description in descriptions:
-            full = description
-            if description.startswith("ssl:") and "privateKey=" not in description:
-                full = description + ":" + self._developmentCertificate()
-            try:
-                endpoint = endpoints.serverFromString(reactor, full)
-            except Exception as e:
-                raise usage.UsageError(
-                    f"--listen {description}: {_describe(e)}: give a Twisted "
-                    "endpoint such as ssl:8443 or tcp:8080, with privateKey= "
-                    "and certKey= naming PEM files that load"
-                ) from None
-            parsed.append((description, endpoint))
-        return parsed
-
-    def _developmentCertificate(self) -> str:
-        directory = (
-            Path(self["state-dir"]).expanduser()
-            if self["state-dir"]
-            else defaultStateDirectory()
-        )
-        try:
-            certificate, key = ensureDevelopmentCertificate(directory)
-        except OSError as e:
-            raise usage.UsageError(
-                f"--state-dir {directory}: cannot keep the development "
-                f"certificate there ({_describe(e)}): give a writable directory"
-            ) from None
-        self["certificate"] = certificate
-        return f"privateKey={_escape(str(key))}:certKey={_escape(str(certificate))}"
-
-    def _checkLearnFile(self) -> None:
+    def _learnFile(self) -> Path | None:
         if self["learn-file"] is None:
-            return
+            return None
         if not self["learn"]:
             raise usage.UsageError("--learn-file: give --learn too")
-        self["learn-file"] = _fileToWrite("learn-file", self["learn-file"])
+        return _fileToWrite("learn-file", self["learn-file"])
 
-    def _checkAccessLog(self) -> None:
+    def _accessLog(self) -> Path | None:
         if self["access-log"] is None:
-            return
+            return None
         path = _fileToWrite("access-log", self["access-log"])
         if path.exists() and not os.access(path, os.W_OK):
             raise usage.UsageError(
                 f"--access-log {path}: not writable by this user: fix its "
                 "permissions or give another file"
             )
+        return path
 
 
 def _fileToWrite(option: str, value: str) -> Path:
@@ -361,9 +385,76 @@ def _describe(error: BaseException) -> str:
     return text[0] if text and text[0] else type(error).__name__
 
 
-def _escape(value: str) -> str:
-    # Endpoint strings separate arguments with ":" and escape with "\".
+def _endpointEscape(value: str) -> str:
+    # Endpoint strings separate arguments with ":" and escape with "\\".
     return value.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def loadSiteManifest(settings: ServeSettings) -> Manifest | None:
+    """
+    @param settings: The settings.
+    @return: Their manifest, loaded and checked against the site.
+    @raise usage.UsageError: It cannot be read or is wrong; the message names
+        the file, the line and what to do.
+    """
+    if settings.manifest is None:
+        return None
+    try:
+        return loadManifest(settings.manifest, siteRoot=settings.site or DEMO_SITE)
+    except ManifestError as e:
+        raise usage.UsageError(f"--push-manifest: {e}") from None
+
+
+def developmentCertificateArguments(settings: ServeSettings) -> tuple[Path, str]:
+    """
+    Make (or find) the development certificate.
+
+    @param settings: The settings.
+    @return: The certificate's path, and the endpoint arguments naming it.
+    @raise usage.UsageError: The state directory cannot keep it.
+    """
+    directory = settings.stateDirectory
+    try:
+        certificate, key = ensureDevelopmentCertificate(directory)
+    except OSError as e:
+        raise usage.UsageError(
+            f"--state-dir {directory}: cannot keep the development "
+            f"certificate there ({_describe(e)}): give a writable directory"
+        ) from None
+    arguments = (
+        f"privateKey={_endpointEscape(str(key))}:"
+        f"certKey={_endpointEscape(str(certificate))}"
+    )
+    return certificate, arguments
+
+
+def parseEndpoints(
+    settings: ServeSettings, reactor: Any
+) -> tuple[list[tuple[str, IStreamServerEndpoint]], Path | None]:
+    """
+    @param settings: The settings.
+    @param reactor: The reactor the endpoints listen with.
+    @return: Each endpoint description with its endpoint, and the
+        development certificate, if an C{ssl:} endpoint names none.
+    @raise usage.UsageError: A description is not an endpoint that loads.
+    """
+    certificate = None
+    parsed = []
+    for description in settings.listen:
+        full = description
+        if description.startswith("ssl:") and "privateKey=" not in description:
+            certificate, arguments = developmentCertificateArguments(settings)
+            full = description + ":" + arguments
+        try:
+            endpoint = endpoints.serverFromString(reactor, full)
+        except Exception as e:
+            raise usage.UsageError(
+                f"--listen {description}: {_describe(e)}: give a Twisted "
+                "endpoint such as ssl:8443 or tcp:8080, with privateKey= "
+                "and certKey= naming PEM files that load"
+            ) from None
+        parsed.append((description, endpoint))
+    return parsed, certificate
 
 
 class ListeningService(Service):
@@ -400,9 +491,9 @@ class ListeningService(Service):
         0: a requested stop is not a failure.
         """
         super().startService()
-        from twisted.internet import reactor as _reactor
+        from twisted.internet import reactor as globalReactor
 
-        reactor: Any = _reactor
+        reactor: Any = globalReactor
 
         def stop(signalNumber: int, frame: object) -> None:
             self.log.info("Stopping on signal {signal}", signal=signalNumber)
@@ -523,39 +614,61 @@ def makeService(options: Options) -> MultiService:
 
     @param options: The parsed L{Options}.
     @return: The service; its ports are already listening.
+    @raise SystemExit: A file the options name is wrong (a manifest, a
+        certificate, the state directory), or a port cannot be listened on:
+        the process ends with a one-line message.
     """
+    try:
+        return serviceFromSettings(options["settings"])
+    except usage.UsageError as e:
+        sys.stderr.write(f"twist txpush: {e} (see twist txpush --help)\n")
+        raise SystemExit(EX_USAGE) from None
+
+
+def serviceFromSettings(settings: ServeSettings) -> MultiService:
+    """
+    Build the C{twist txpush} service.
+
+    @param settings: What to serve and how.
+    @return: The service; its ports are already listening.
+    @raise usage.UsageError: A file the settings name is wrong.
+    @raise SystemExit: A port cannot be listened on.
+    """
+    from twisted.internet import reactor
+
     log = Logger(namespace="txpush")
-    config: PushConfig = options["config"]
+    config = settings.pushConfig(loadSiteManifest(settings))
+    parsed, certificate = parseEndpoints(settings, reactor)
     learner = None
-    learnFile = options["learn-file"]
-    if config.learning is not None and learnFile is not None:
+    if config.learning is not None and settings.learnFile is not None:
         try:
-            learner = AssetLearner.load(learnFile, config.learning)
+            learner = AssetLearner.load(settings.learnFile, config.learning)
         except LearnFileError as e:
             log.warn(
                 "--learn-file {file}: learning starts empty: {error}",
-                file=str(learnFile),
+                file=str(settings.learnFile),
                 error=str(e),
             )
-    resource = CacheAwarePushResource(File(str(options["site"])), config, learner)
+    siteDirectory = settings.site or DEMO_SITE
+    resource = CacheAwarePushResource(File(str(siteDirectory)), config, learner)
     site = PushSite(
         resource,
-        logPath=options["access-log"],
+        logPath=settings.accessLog,
         logFormatter=pushLogFormatter,
     )
-    ports = listenNow(site, options["endpoints"])
+    ports = listenNow(site, parsed)
     service = MultiService()
-    ListeningService(site, ports, options["grace-period"]).setServiceParent(service)
-    if resource.learner is not None and learnFile is not None:
-        LearnFileService(resource.learner, learnFile).setServiceParent(service)
-    if options["certificate"] is not None:
+    ListeningService(site, ports, settings.gracePeriod).setServiceParent(service)
+    if resource.learner is not None and settings.learnFile is not None:
+        LearnFileService(resource.learner, settings.learnFile).setServiceParent(service)
+    if certificate is not None:
         log.info(
             "Development certificate for localhost: {certificate}",
-            certificate=str(options["certificate"]),
+            certificate=str(certificate),
         )
     log.info(
         "Serving {site} with cache-aware push: open {urls}",
-        site="the demo site" if options["path"] is None else str(options["site"]),
+        site="the demo site" if settings.site is None else str(siteDirectory),
         urls=", ".join(_url(d, p) for d, p in ports),
     )
     return service
