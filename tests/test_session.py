@@ -1,0 +1,391 @@
+"""
+L{txpush.session.PageSession}, the sans-I/O decisions for one page: plain
+values in, actions out, no sockets.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from txpush.assets import Asset
+from txpush.config import PushConfig
+from txpush.connectionstate import ConnectionPushState
+from txpush.digest import CacheDigest
+from txpush.learning import AssetLearner, LearningConfig
+from txpush.manifest import Manifest
+from txpush.session import (
+    LearnedAsset,
+    LearnedLoad,
+    PageRequest,
+    PageResponse,
+    PageSession,
+)
+
+STYLE = Asset(b"/style.css", "style")
+APP = Asset(b"/app.js", "script")
+LOGO = Asset(b"/logo.svg", "image")
+MANIFEST = Manifest.fromMapping({"/index.html": ["/style.css", "/app.js", "/logo.svg"]})
+HTML = PageResponse(status=200, contentType=b"text/html")
+
+
+def page(**overrides: object) -> PageRequest:
+    """A GET of /index.html, with C{overrides}."""
+    fields: dict[str, object] = {
+        "method": b"GET",
+        "path": b"/index.html",
+        "uri": b"/index.html",
+        "authority": b"example.com",
+    }
+    fields.update(overrides)
+    return PageRequest(**fields)  # type: ignore[arg-type]
+
+
+def cookieFor(*paths: bytes, config: PushConfig | None = None) -> bytes:
+    """The Cookie field value of a digest holding C{paths}."""
+    config = config or PushConfig()
+    digest = CacheDigest(config.capacityBits)
+    for path in paths:
+        digest.add(path)
+    return config.cookieName + b"=" + digest.cookieValue().encode()
+
+
+def digestOf(setCookie: bytes, config: PushConfig | None = None) -> CacheDigest:
+    """The digest a C{Set-Cookie} value carries."""
+    config = config or PushConfig()
+    crumb = setCookie.split(b";", 1)[0]
+    return CacheDigest.fromCookieHeaders(
+        [crumb], config.cookieName, config.capacityBits
+    )
+
+
+def run(
+    session: PageSession,
+    response: PageResponse = HTML,
+    refuse: frozenset[bytes] = frozenset(),
+):
+    """Respond, push all but C{refuse}, settle: the actions and outcome."""
+    actions = session.respond(response, now=0.0)
+    pushed = [a for a in actions.push if a.path not in refuse]
+    return actions, session.settle(pushed)
+
+
+def test_clientThatCannotPushGetsHintsAndPreloads():
+    """
+    A client that takes no pushes gets every asset as Early Hints before the
+    page renders, and as preload headers; the digest records the blocking
+    ones (stylesheets and scripts, by default).
+    """
+    config = PushConfig(manifest=MANIFEST)
+    session = PageSession(config, page(), ConnectionPushState())
+    hints = session.earlyHints()
+    assert hints == (
+        b"</style.css>; rel=preload; as=style",
+        b"</app.js>; rel=preload; as=script",
+        b"</logo.svg>; rel=preload; as=image",
+    )
+    assert session.hintsSent() == (STYLE, APP, LOGO)
+    actions, outcome = run(session)
+    assert actions.push == ()
+    assert actions.preloadLinks == hints
+    assert outcome.hinted == (STYLE, APP, LOGO)
+    assert outcome.setCookie is not None
+    digest = digestOf(outcome.setCookie)
+    assert b"/style.css" in digest and b"/app.js" in digest
+    assert session.outcome is outcome
+
+
+def test_clientThatPushesGetsPushesAndNoHints():
+    """
+    A client that takes pushes gets no Early Hints; its page pushes every
+    asset, and the digest records the pushed blocking ones.
+    """
+    config = PushConfig(manifest=MANIFEST)
+    session = PageSession(config, page(canPush=True), ConnectionPushState())
+    assert session.earlyHints() == ()
+    actions, outcome = run(session)
+    assert actions.push == (STYLE, APP, LOGO)
+    assert outcome.plan.push == (STYLE, APP, LOGO)
+    assert outcome.hadAssets
+    assert outcome.setCookie is not None
+
+
+def test_refusedPushIsNotRemembered():
+    """
+    A push the connection refused is not written into the digest, and is
+    not in the outcome's plan.
+    """
+    config = PushConfig(manifest=MANIFEST)
+    session = PageSession(config, page(canPush=True), ConnectionPushState())
+    _, outcome = run(session, refuse=frozenset({b"/app.js"}))
+    assert outcome.plan.push == (STYLE, LOGO)
+    assert outcome.setCookie is not None
+    digest = digestOf(outcome.setCookie)
+    assert b"/style.css" in digest
+    assert b"/app.js" not in digest
+
+
+def test_cachedAssetsAreNeitherPushedNorHinted():
+    """
+    What the client's digest holds is skipped, and a digest that does not
+    change is not sent again.
+    """
+    config = PushConfig(manifest=Manifest.fromMapping({"/index.html": ["/app.js"]}))
+    cookie = cookieFor(b"/app.js")
+    for canPush in (True, False):
+        session = PageSession(
+            config, page(canPush=canPush, cookieHeaders=(cookie,)), None
+        )
+        assert session.earlyHints() == ()
+        actions, outcome = run(session)
+        assert actions.push == ()
+        assert actions.preloadLinks == ()
+        assert outcome.plan.skippedCached == (APP,)
+        assert outcome.setCookie is None
+
+
+def test_diarySkipsWhatTheConnectionPushed():
+    """
+    An asset already pushed on the connection is not pushed again.
+    """
+    config = PushConfig(manifest=MANIFEST, useDigest=False)
+    connection = ConnectionPushState()
+    connection.diary.add(b"/style.css")
+    session = PageSession(config, page(canPush=True), connection)
+    actions, outcome = run(session)
+    assert actions.push == (APP, LOGO)
+    assert outcome.plan.skippedDiary == (STYLE,)
+    assert outcome.setCookie is None
+
+
+def test_concurrentResponsesCarryTheUnion():
+    """
+    Two pages on one connection whose requests carried the same old cookie:
+    the second response's digest holds what the first sent, so the client
+    keeps both whichever Set-Cookie it applies last.
+    """
+    connection = ConnectionPushState()
+    first = PageSession(
+        PushConfig(manifest=Manifest.fromMapping({"/index.html": ["/app.js"]})),
+        page(canPush=True),
+        connection,
+    )
+    second = PageSession(
+        PushConfig(manifest=Manifest.fromMapping({"/other.html": ["/style.css"]})),
+        page(canPush=True, path=b"/other.html", uri=b"/other.html"),
+        connection,
+    )
+    _, firstOutcome = run(first)
+    _, secondOutcome = run(second)
+    assert firstOutcome.setCookie is not None and secondOutcome.setCookie is not None
+    union = digestOf(secondOutcome.setCookie)
+    assert b"/app.js" in union and b"/style.css" in union
+
+
+@pytest.mark.parametrize(
+    ("request_", "response", "reason"),
+    [
+        (page(method=b"POST"), HTML, "POST request"),
+        (page(conditional=True), HTML, "conditional request"),
+        (page(), PageResponse(status=404), "status 404"),
+    ],
+)
+def test_ineligiblePagesGetNothing(request_, response, reason):
+    """
+    A page that is not a plain GET answered 2xx pushes and lists nothing.
+    """
+    session = PageSession(
+        PushConfig(manifest=MANIFEST), request_, ConnectionPushState()
+    )
+    actions, outcome = run(session, response)
+    assert actions.push == () and actions.preloadLinks == ()
+    assert outcome.plan.reason == reason
+
+
+def test_linkHeadersOfTheResponse():
+    """
+    Preload links the application set are pushed (except C{nopush} ones),
+    and are not listed twice.
+    """
+    session = PageSession(PushConfig(), page(canPush=True), ConnectionPushState())
+    response = PageResponse(
+        status=200,
+        contentType=b"text/html",
+        linkHeaders=(
+            b"</app.js>; rel=preload; as=script",
+            b"</style.css>; rel=preload; as=style; nopush",
+        ),
+    )
+    actions, outcome = run(session, response)
+    assert actions.push == (APP,)
+    assert actions.preloadLinks == ()
+    assert outcome.hadAssets
+
+
+def test_linkHeadersIgnoredWhenTurnedOff():
+    """
+    With C{readLinkHeaders} off, the application's links name no asset.
+    """
+    session = PageSession(
+        PushConfig(readLinkHeaders=False), page(canPush=True), ConnectionPushState()
+    )
+    response = PageResponse(
+        status=200, linkHeaders=(b"</app.js>; rel=preload; as=script",)
+    )
+    actions, outcome = run(session, response)
+    assert actions.push == ()
+    assert not outcome.hadAssets
+
+
+def test_fetchedAssetIsRemembered():
+    """
+    A whole 200 GET of a tracked asset type goes into the digest of the
+    client that fetched it.
+    """
+    session = PageSession(
+        PushConfig(),
+        page(path=b"/app.js", uri=b"/app.js?v=2"),
+        ConnectionPushState(),
+    )
+    _, outcome = run(session, PageResponse(status=200, contentType=b"text/javascript"))
+    assert outcome.setCookie is not None
+    assert b"/app.js?v=2" in digestOf(outcome.setCookie)
+
+
+def test_learningAssociatesAssetsWithTheirPage():
+    """
+    A page load, then an asset fetched with a same-origin Referer on the same
+    connection, are recorded; after two such loads the page has learned the
+    asset.
+    """
+    learner = AssetLearner(LearningConfig(minLoads=2))
+    config = PushConfig(learning=learner.config)
+    connection = ConnectionPushState()
+    for _ in range(2):
+        load = PageSession(config, page(), connection, learner)
+        _, outcome = run(load)
+        assert outcome.learned == LearnedLoad(b"/index.html")
+        fetched = PageSession(
+            config,
+            page(
+                path=b"/app.js",
+                uri=b"/app.js",
+                referer=b"https://example.com/index.html",
+            ),
+            connection,
+            learner,
+        )
+        _, outcome = run(
+            fetched, PageResponse(status=200, contentType=b"text/javascript")
+        )
+        assert outcome.learned == LearnedAsset(b"/index.html", APP)
+    assert learner.learnedPages() == {b"/index.html": (APP,)}
+    later = PageSession(config, page(canPush=True), ConnectionPushState(), learner)
+    actions, _ = run(later)
+    assert actions.push == (APP,)
+
+
+def test_otherOriginRefererTeachesNothing():
+    """
+    An asset whose Referer is another origin is not associated.
+    """
+    learner = AssetLearner()
+    config = PushConfig(learning=learner.config)
+    connection = ConnectionPushState()
+    run(PageSession(config, page(), connection, learner))
+    fetched = PageSession(
+        config,
+        page(path=b"/app.js", uri=b"/app.js", referer=b"https://elsewhere.org/"),
+        connection,
+        learner,
+    )
+    _, outcome = run(fetched, PageResponse(status=200, contentType=b"text/javascript"))
+    assert outcome.learned is None
+
+
+def test_settleBeforeRespond():
+    """
+    The order is enforced: settle needs the response.
+    """
+    session = PageSession(PushConfig(), page())
+    with pytest.raises(RuntimeError):
+        session.settle([])
+
+
+paths = st.lists(
+    st.sampled_from(
+        [b"/a.css", b"/b.js", b"/c.js", b"/d.css", b"/e.woff2", b"/f.png", b"/g.js"]
+    ),
+    unique=True,
+)
+
+
+@given(
+    assets=paths,
+    cached=paths,
+    pushedBefore=paths,
+    canPush=st.booleans(),
+    maxPushes=st.integers(0, 8),
+    refused=paths,
+)
+def test_planPartitionsTheAssets(
+    assets, cached, pushedBefore, canPush, maxPushes, refused
+):
+    """
+    For any assets, digest, diary and limit: each asset is exactly one of
+    pushed, refused, cached, already pushed, over the limit (or hinted, for
+    a client that takes no pushes); nothing cached is pushed or hinted; the
+    new digest holds the old one; and a repeat visit with the new cookie
+    pushes and hints no asset the digest tracks.
+    """
+    config = PushConfig(
+        manifest=Manifest.fromMapping({"/index.html": [p.decode() for p in assets]}),
+        maxPushes=maxPushes,
+        track="all",
+    )
+    connection = ConnectionPushState()
+    for path in pushedBefore:
+        connection.diary.add(path)
+    cookie = cookieFor(*cached, config=config)
+    session = PageSession(
+        config, page(canPush=canPush, cookieHeaders=(cookie,)), connection
+    )
+    hints = session.earlyHints()
+    actions, outcome = run(session, refuse=frozenset(refused))
+    plan = outcome.plan
+    presented = digestOf(cookie, config)
+    inDigest = [p for p in assets if p in presented]
+    assert [a.path for a in plan.skippedCached] == inDigest
+    fresh = [p for p in assets if p not in presented]
+    if canPush:
+        assert hints == ()
+        attempted = [a.path for a in actions.push]
+        assert sorted(
+            attempted
+            + [a.path for a in plan.skippedDiary]
+            + [a.path for a in plan.skippedLimit]
+        ) == sorted(fresh)
+        assert len(attempted) <= maxPushes
+        assert [a.path for a in plan.push] == [p for p in attempted if p not in refused]
+        assert not set(attempted) & set(pushedBefore)
+    else:
+        assert [a.path for a in session.hintsSent()] == fresh
+    assert not {a.path for a in plan.push} & set(inDigest)
+    updated = digestOf(outcome.setCookie, config) if outcome.setCookie else presented
+    assert set(presented.keys()) <= set(updated.keys())
+    repeat = PageSession(
+        config,
+        page(
+            canPush=canPush,
+            cookieHeaders=(
+                b"%s=%s" % (config.cookieName, updated.cookieValue().encode()),
+            ),
+        ),
+        ConnectionPushState(),
+    )
+    repeat.earlyHints()
+    again, _ = run(repeat)
+    remembered = {a.path for a in plan.push} if canPush else set(fresh)
+    assert not {a.path for a in again.push} & remembered
+    assert not {a.path for a in repeat.hintsSent()} & remembered
