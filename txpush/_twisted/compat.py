@@ -5,6 +5,7 @@ L{txpush._twisted} uses are present in the installed Twisted.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import re
@@ -89,24 +90,35 @@ def _resolve(dotted: str) -> object:
 
 
 def _present(owner: object, name: str) -> bool:
-    # An attribute of a module or class, an attribute a class (or a base)
-    # assigns on self, or a parameter of one of its methods.
+    # An attribute or submodule of a module; an attribute of a class, one
+    # it (or a base) assigns on self, or a parameter of one of its methods.
     if hasattr(owner, name):
+        return True
+    if inspect.ismodule(owner):
+        try:
+            importlib.import_module(f"{owner.__name__}.{name}")
+        except ImportError:
+            return False
         return True
     if not inspect.isclass(owner):
         return False
     assigned = re.compile(rf"\bself\.{name}\s*(?::[^=\n]*)?=(?!=)")
     for klass in owner.__mro__:
-        try:
-            source = inspect.getsource(klass)
-        except (OSError, TypeError):
-            continue
-        if assigned.search(source):
+        if assigned.search(_source(klass)):
             return True
         for member in vars(klass).values():
             if inspect.isfunction(member) and name in _parameters(member):
                 return True
     return False
+
+
+@functools.cache
+def _source(klass: type) -> str:
+    # Reading a class's source is slow, and it does not change while running.
+    try:
+        return inspect.getsource(klass)
+    except (OSError, TypeError):
+        return ""
 
 
 def _parameters(function: object) -> tuple[str, ...]:
