@@ -6,8 +6,10 @@ Run: python bench/bench_digest.py
 Prints a Markdown table of the median time per call, in microseconds, of
 parsing a cookie value, one lookup, encoding, and parsing then encoding, for
 digests of 10, 100 and 1000 paths at the default capacity, then the time to
-parse hostile values of the maximum length.  Writes the same text to
-bench/results/digest.md.
+parse hostile values of the maximum length (tests/test_digest.py and
+tests/test_fuzz.py check what these values read as; the time is here), and
+the time to parse ten thousand Link fields, of which the parser reads the
+first 16 KiB.  Writes the same text to bench/results/digest.md.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from txpush.digest import MAX_COOKIE_VALUE_LENGTH, MAX_KEYS, CacheDigest
+from txpush.linkheader import parsePreloadLinks
+from txpush.testing.digests import bitsToValue
 
 REPEAT = 15
 SIZES = (10, 100, 1000)
@@ -69,21 +73,45 @@ def hostileRows(rng: random.Random) -> list[tuple[str, ...]]:
     full = CacheDigest(15)
     while len(full) < MAX_KEYS:
         full.add(f"/full/{rng.getrandbits(48):012x}.js")
-    zeroValue = "A" * (MAX_COOKIE_VALUE_LENGTH - 4) + "gAAA"
+    zeros = "A" * (MAX_COOKIE_VALUE_LENGTH - 4)
     overLong = "A" * (MAX_COOKIE_VALUE_LENGTH + 1)
     cases = [
         ("random base64url, 13 bits", randomValue, 13),
         ("random base64url, 15 bits", randomValue, 15),
         ("a digest of MAX_KEYS keys, 15 bits", full.cookieValue(), 15),
-        ("zero bits then one code, 15 bits", zeroValue, 15),
+        ("zero bits then one code, 15 bits", zeros + "gAAA", 15),
+        ("zero bits then AAAQ, 15 bits", zeros + "AAAQ", 15),
+        ("zero bits only, 15 bits", zeros + "AAAA", 15),
         ("one character over the cap", overLong, 13),
     ]
+    for bits in (1, 13, 15):
+        longZeroRun = bitsToValue("0" * (MAX_COOKIE_VALUE_LENGTH * 6 - 8) + "1000000")
+        cases += [
+            (f"a zero run then a code, {bits} bits", longZeroRun, bits),
+            (
+                f"all ones, {bits} bits",
+                bitsToValue("1" * (MAX_COOKIE_VALUE_LENGTH * 6)),
+                bits,
+            ),
+            (
+                f"MAX_KEYS codes of 1000000, {bits} bits",
+                bitsToValue("1000000" * MAX_KEYS),
+                bits,
+            ),
+        ]
     rows: list[tuple[str, ...]] = []
     for name, value, bits in cases:
         keys = len(CacheDigest.fromCookieValue(value, bits))
         timing = median(partial(CacheDigest.fromCookieValue, value, bits))
         rows.append((name, f"{len(value)}", f"{keys}", f"{timing:.1f}"))
     return rows
+
+
+def linkRow() -> tuple[str, ...]:
+    fields = [b"</a%d.js>; rel=preload" % i for i in range(10_000)]
+    links = len(parsePreloadLinks(fields, b"https", b"example.com"))
+    timing = median(partial(parsePreloadLinks, fields, b"https", b"example.com"))
+    return (f"{len(fields)}", f"{links}", f"{timing:.1f}")
 
 
 def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
@@ -110,6 +138,7 @@ def main() -> None:
         [sizeRow(size, rng) for size in SIZES],
     )
     hostileTable = table(("value", "chars", "keys kept", "parse"), hostileRows(rng))
+    linkTable = table(("Link fields", "links kept", "parse"), [linkRow()])
     text = "\n".join(
         [
             "# Cache digest benchmark",
@@ -124,6 +153,11 @@ def main() -> None:
             " takes, and hostile values of the maximum length):",
             "",
             hostileTable,
+            "",
+            "Parsing ten thousand Link fields (the parser reads the first"
+            " 16 KiB of them):",
+            "",
+            linkTable,
             "",
         ]
     )

@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
-from h2client import H2Client
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from txpush.testing.h2client import H2Client
 
 
 def loadPage(port: int, mode: str, assets: list[bytes]) -> int:

@@ -6,7 +6,6 @@ over cleartext TCP and TLS, and the tools real clients need.
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import shutil
 import ssl
 import threading
@@ -20,6 +19,7 @@ from twisted.internet.threads import blockingCallFromThread
 from twisted.web.server import Site
 
 from txpush.devcert import ensureDevelopmentCertificate
+from txpush.testing.modules import loadModule
 
 T = TypeVar("T")
 
@@ -131,11 +131,7 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 
 def loadExample(name: str) -> Any:
     """Import C{examples/NAME.py} as a module."""
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return loadModule(name, EXAMPLES / f"{name}.py")
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ listens on is moved to a free loopback port and fetched over HTTP/2.
 from __future__ import annotations
 
 import doctest
-import importlib.util
 import json
 import re
 import shutil
@@ -37,9 +36,11 @@ from twisted.web.test.requesthelper import DummyChannel
 
 from tests.conftest import EXAMPLES as EXAMPLES_DIRECTORY
 from tests.conftest import loadExample, onReactor
-from tests.h2client import H2Client, Stream
 from tests.sites import LOGO_PNG, makeSite
 from txpush.digest import CacheDigest
+from txpush.testing.digests import digestCookies
+from txpush.testing.h2client import H2Client, Stream
+from txpush.testing.modules import loadModule
 
 ROOT = Path(__file__).parent.parent
 DOCS = ROOT / "docs"
@@ -169,13 +170,6 @@ def hintLinks(stream: Stream) -> list[bytes]:
     ]
 
 
-def digestCookie(stream: Stream) -> bytes:
-    (cookie,) = [
-        v.split(b";")[0] for v in header(stream, b"set-cookie") if b"h2o_casper=" in v
-    ]
-    return cookie
-
-
 def checkPushes(
     serve: Serve, site: Any, page: bytes, assets: list[bytes], early: bool
 ) -> None:
@@ -191,7 +185,7 @@ def checkPushes(
         assert first.status == 200
         assert pushedPaths(client) == assets
         assert all(stream.status == 200 for stream in client.pushes())
-        cookie = digestCookie(first)
+        (cookie,) = digestCookies(first)
     with H2Client(server.portNumber) as client:
         assert client.get(page, headers=[(b"cookie", cookie)]).status == 200
         assert pushedPaths(client) == []
@@ -431,18 +425,13 @@ def test_manifestExampleLoads(tmp_path):
     }
 
 
-def test_sequenceDiagramIsUpToDate(monkeypatch):
+def test_sequenceDiagramIsUpToDate():
     """
     docs/diagrams/sequence.svg is what docs/diagrams/sequence.py draws: run
     C{python docs/diagrams/sequence.py} after changing the script.
     """
     script = DOCS / "diagrams" / "sequence.py"
-    spec = importlib.util.spec_from_file_location("docs_sequence", script)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # Its dataclasses look their module up while it is being imported.
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
+    module = loadModule("docs_sequence", script)
     committed = script.with_suffix(".svg").read_text(encoding="utf-8")
     assert committed == module.render(), "run python docs/diagrams/sequence.py"
 

@@ -3,7 +3,7 @@ The examples run and do what their docstrings say.
 """
 
 from tests.conftest import loadExample
-from tests.h2client import H2Client
+from txpush.testing.h2client import H2Client
 
 
 def test_cacheAwareSubclass(serve):

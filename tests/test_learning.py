@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import resource as processResource
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -14,11 +13,11 @@ from hypothesis import strategies as st
 from twisted.internet.task import Clock
 from twisted.web.static import File
 
-from tests.h2client import H2Client
 from tests.sites import makeSite
 from txpush import CacheAwarePushResource, PushConfig, PushSite
 from txpush.assets import asset
 from txpush.learning import AssetLearner, LearnFileError, LearningConfig, pageKey
+from txpush.testing.h2client import H2Client
 
 STYLE = asset(b"/style.css")
 APP = asset(b"/app.js")
@@ -350,4 +349,3 @@ def test_learnFileJSONShape(tmp_path):
     document = json.loads(path.read_text())
     assert document["version"] == 1
     assert document["pages"]["/"]["loads"] == [[["/style.css", "style"]]]
-    time.sleep(0)

@@ -6,92 +6,21 @@ h2 client.
 from __future__ import annotations
 
 import os
-import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import h2.settings
 import pytest
 
-from tests.h2client import H2Client
+from txpush.testing.h2client import H2Client
+from txpush.testing.nghttp import runNghttp
+from txpush.testing.twist import TwistServer
 
-BIN = Path(sys.executable).parent
 DEMO = Path(__file__).parent.parent / "txpush" / "demo"
-TWIST = str(BIN / "twist")
-SERVING = re.compile(r"Serving .* open (.*)$")
-
-
-class TwistServer:
-    """
-    C{twist txpush} in a subprocess, with its log read in a thread.
-    """
-
-    def __init__(self, *arguments: str, stateDir: Path, wait: bool = True):
-        self.process = subprocess.Popen(
-            [
-                TWIST,
-                "--log-format",
-                "text",
-                "txpush",
-                "--state-dir",
-                str(stateDir),
-                *arguments,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.log: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        self.urls: list[str] = []
-        if wait:
-            line = self.waitFor(SERVING)
-            self.urls = re.findall(r"(https?://[^/ ]+/)", line)
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line)
-
-    def waitFor(self, pattern: re.Pattern[str], timeout: float = 30) -> str:
-        """The first new log line matching C{pattern}."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                if self.process.poll() is not None and self.lines.empty():
-                    break
-                continue
-            self.log.append(line)
-            if pattern.search(line):
-                return line
-        raise AssertionError(f"no log line matching {pattern.pattern}: {self.log}")
-
-    def url(self, scheme: str) -> str:
-        """Its URL of that scheme."""
-        return next(u for u in self.urls if u.startswith(scheme + "://"))
-
-    def port(self, scheme: str) -> int:
-        """Its port of that scheme."""
-        return int(self.url(scheme).rstrip("/").rsplit(":", 1)[1])
-
-    def stop(self, signalNumber: int = signal.SIGTERM, timeout: float = 30) -> int:
-        """Signal it and return its exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signalNumber)
-        try:
-            return self.process.wait(timeout)
-        finally:
-            while not self.lines.empty():
-                self.log.append(self.lines.get())
 
 
 @pytest.fixture
@@ -99,23 +28,13 @@ def twist(tmp_path):
     servers: list[TwistServer] = []
 
     def start(*arguments: str, wait: bool = True) -> TwistServer:
-        server = TwistServer(*arguments, stateDir=tmp_path / "state", wait=wait)
+        server = TwistServer(*arguments, stateDirectory=tmp_path / "state", wait=wait)
         servers.append(server)
         return server
 
     yield start
     for server in servers:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
-
-
-def runNghttp(nghttp, *arguments):
-    completed = subprocess.run(
-        [nghttp, "--timeout=10", *arguments], capture_output=True, text=True, timeout=30
-    )
-    assert completed.returncode == 0, completed.stderr
-    return completed.stdout
+        server.kill()
 
 
 STATS_ROW = re.compile(

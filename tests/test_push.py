@@ -7,7 +7,6 @@ over TLS with ALPN.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 
 import h2.errors
@@ -16,7 +15,6 @@ import pytest
 from twisted.web.static import Data
 
 from tests.conftest import loadExample, onReactor
-from tests.h2client import H2Client
 from tests.pushapp import APP_JS, STYLE_CSS, SlowBody, buildSite, push
 from txpush import (
     InvalidPushHeaderError,
@@ -27,6 +25,10 @@ from txpush import (
     PushResult,
     RecursivePushError,
 )
+from txpush.testing.h2client import H2Client
+from txpush.testing.nghttp import runNghttp
+from txpush.testing.sendingloop import SendingLoopTurns, sendingLoopAsleep
+from txpush.testing.waiting import waitFor
 
 ASSETS = [push(b"/app.js"), push(b"/style.css")]
 
@@ -86,9 +88,7 @@ def test_pushResultReportsTheResponse(serve):
     server = serve(site)
     with H2Client(server.portNumber) as client:
         client.get(b"/")
-    deadline = time.monotonic() + 5
-    while any(a.result is None for a in log.attempts) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    waitFor(lambda: all(a.result is not None for a in log.attempts))
     results = [a.result for a in log.attempts]
     assert all(isinstance(r, PushResult) for r in results)
     assert [(r.path, r.completed, r.status, r.bytesSent) for r in results] == [
@@ -412,14 +412,6 @@ def test_pushOfAMissingResourceIs404(serve):
 RESET_CODES = [h2.errors.ErrorCodes.CANCEL, h2.errors.ErrorCodes.REFUSED_STREAM]
 
 
-def waitFor(condition, timeout=5.0):
-    """Poll until condition() holds."""
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return condition()
-
-
 @pytest.mark.parametrize("code", RESET_CODES)
 def test_clientResetsPushesOnTheirHeaders(serve, transport, code):
     """
@@ -466,7 +458,7 @@ def test_clientResetsPushesOnTheirPromise(serve, transport, code):
         assert page.status == 200 and page.body == b"<html>page</html>"
         assert all(p.resetByClient for p in client.pushes(page.streamID))
         assert bytes(client.get(b"/app.js").body) == APP_JS
-        time.sleep(0.1)
+        waitFor(lambda: connectionOf(server) == [({}, {}, set())])
         ((streams, queues, pushed),) = connectionOf(server)
     # Reset before its dispatch, the request is never rendered; after, its
     # producer is stopped.  Either way it never completes.
@@ -506,9 +498,11 @@ def test_goAwayStopsPushing(serve):
     with H2Client(server.portNumber) as client:
         client.get(b"/hold")
         client.request(b"/")
-        time.sleep(0.05)
+        # The server has read the request (its answer waits 0.3 s) once it
+        # answers a PING sent after it.
+        client.ping()
         client.goAway()
-        time.sleep(0.6)
+        assert waitFor(lambda: log.hadPusher != [])
     (pusher,) = captured
     assert pusher is not None
     assert log.hadPusher == [False]
@@ -555,22 +549,15 @@ class _PusherCapture(Data):
 NGHTTP_ROW = r"^\s*(\d+)\s+\S+\s+(\*?)\s*\S+\s+\S+\s+(\d+)\s+\d+\s+(\S+)\s*$"
 
 
-def runNghttp(nghttp, url, *options):
+def nghttpStatistics(nghttp, url, *options):
     """
     Fetch a page and its assets with nghttp -ans; return {path: (pushed,
     status)}.
     """
     import re
 
-    completed = subprocess.run(
-        [nghttp, "-ans", "--timeout=10", *options, url],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert completed.returncode == 0, completed.stderr
     rows = {}
-    for line in completed.stdout.splitlines():
+    for line in runNghttp(nghttp, "-ans", *options, url).splitlines():
         match = re.match(NGHTTP_ROW, line)
         if match:
             _, star, code, path = match.groups()
@@ -585,12 +572,12 @@ def test_goBlogExampleWithNghttp(serve, transport, nghttp):
     """
     gopush = loadExample("gopush")
     server = serve(gopush.buildSite(), tls=transport == "tls")
-    assert runNghttp(nghttp, server.url()) == {
+    assert nghttpStatistics(nghttp, server.url()) == {
         "/": (False, 200),
         "/app.js": (True, 200),
         "/style.css": (True, 200),
     }
-    assert runNghttp(nghttp, server.url(), "--no-push") == {
+    assert nghttpStatistics(nghttp, server.url(), "--no-push") == {
         "/": (False, 200),
         "/app.js": (False, 200),
         "/style.css": (False, 200),
@@ -600,29 +587,30 @@ def test_goBlogExampleWithNghttp(serve, transport, nghttp):
 def test_zeroWindowDoesNotSpin(serve):
     """
     A client that opens no flow-control window (initial window 0) gets its
-    headers, and the server waits for a WINDOW_UPDATE without spinning: it
-    stays idle, its idle timeout closes the connection, and other clients are
-    served meanwhile.
+    headers, and the server waits for a WINDOW_UPDATE without spinning: its
+    sending loop sleeps and takes no turn while the client goes on pinging,
+    its idle timeout closes the connection, and other clients are served
+    meanwhile.
     """
-    import resource as processResource
-
     site, _log, _ = buildSite(ASSETS, timeout=2)
     server = serve(site)
     settings = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0}
     with H2Client(server.portNumber, settings=settings) as client:
         streamID = client.request(b"/")
         client.runUntil(lambda: client.streams[streamID].headers is not None)
-        usage = processResource.getrusage(processResource.RUSAGE_SELF)
-        before = usage.ru_utime + usage.ru_stime
-        time.sleep(1)
-        usage = processResource.getrusage(processResource.RUSAGE_SELF)
-        busy = usage.ru_utime + usage.ru_stime - before
+        (connection,) = _liveConnections(server)
+        assert waitFor(lambda: onReactor(sendingLoopAsleep, connection))
+        turns = onReactor(SendingLoopTurns, connection)
+        for _ in range(20):
+            client.ping()
+        asleep = onReactor(sendingLoopAsleep, connection)
         with H2Client(server.portNumber) as other:
             assert other.get(b"/app.js").status == 200
         client.runUntil(
             lambda: client.closed or client.terminated is not None, timeout=10
         )
-    assert busy < 0.3, f"{busy:.2f} s of CPU in 1 s while the client held its window"
+    assert asleep
+    assert turns.turns == 0, f"{turns.turns} turns of the sending loop while stalled"
     assert client.streams[streamID].body == b""
 
 
@@ -637,7 +625,9 @@ def test_windowOpenedBySettings(serve):
     with H2Client(server.portNumber, settings=settings) as client:
         streamID = client.request(b"/")
         client.runUntil(lambda: client.streams[streamID].headers is not None)
-        time.sleep(0.2)
+        (connection,) = _liveConnections(server)
+        assert waitFor(lambda: onReactor(sendingLoopAsleep, connection))
+        client.ping()
         assert client.streams[streamID].body == b""
         client.conn.update_settings(
             {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 65535}

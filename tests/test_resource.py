@@ -6,7 +6,6 @@ over cleartext HTTP/2 and TLS.
 from __future__ import annotations
 
 import re
-import subprocess
 from email.utils import formatdate
 
 import h2.settings
@@ -16,12 +15,14 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 from twisted.web.static import File
 
-from tests.h2client import H2Client
 from tests.sites import APP_JS, INDEX_HTML, MANIFEST, STYLE_CSS, makeSite
 from txpush import CacheAwarePushResource, PushConfig, PushSite
 from txpush.assets import Asset
 from txpush.digest import CacheDigest
 from txpush.manifest import Manifest
+from txpush.testing.digests import cookieDigest, digestCookie
+from txpush.testing.h2client import H2Client
+from txpush.testing.nghttp import runNghttp
 
 COOKIE = "h2o_casper"
 
@@ -39,21 +40,6 @@ def cacheAware(
     site = siteClass(resource)
     site.noisy = False
     return site, resource
-
-
-def digestCookie(page):
-    """The digest cookie a response set, as a CacheDigest, or None."""
-    for name, value in page.headers or []:
-        if name == b"set-cookie" and value.startswith(COOKIE.encode() + b"="):
-            return CacheDigest.fromCookieValue(value.split(b";")[0].split(b"=", 1)[1])
-    return None
-
-
-def cookieHeader(page):
-    for name, value in page.headers or []:
-        if name == b"set-cookie" and value.startswith(COOKIE.encode() + b"="):
-            return value.split(b";")[0]
-    return None
 
 
 def links(stream):
@@ -76,7 +62,7 @@ def test_firstVisitPushesAndSetsTheDigest(serve, transport, siteDirectory):
         (b"/app.js", 200),
     ]
     assert [bytes(p.body) for p in pushes] == [STYLE_CSS, APP_JS]
-    digest = digestCookie(page)
+    digest = cookieDigest(page)
     assert digest is not None and b"/style.css" in digest and b"/app.js" in digest
     assert len(digest) == 2
     setCookie = next(v for k, v in page.headers if k == b"set-cookie")
@@ -97,11 +83,11 @@ def test_repeatVisitPushesNothing(serve, transport, siteDirectory):
     site, resource = cacheAware(siteDirectory)
     server = serve(site, tls=transport == "tls")
     with H2Client(server.portNumber, tls=server.tls) as client:
-        cookie = cookieHeader(client.get(b"/"))
+        cookie = digestCookie(client.get(b"/"))
     with H2Client(server.portNumber, tls=server.tls) as client:
         page = client.get(b"/", headers=[(b"cookie", cookie)])
         assert client.pushes() == []
-        assert digestCookie(page) is None
+        assert cookieDigest(page) is None
         assert (
             bytes(client.get(b"/style.css", headers=[(b"cookie", cookie)]).body)
             == STYLE_CSS
@@ -123,7 +109,7 @@ def test_partialDigestPushesTheRest(serve, siteDirectory):
     with H2Client(server.portNumber) as client:
         page = client.get(b"/", headers=[(b"cookie", cookie)])
         assert [p.path for p in client.pushes()] == [b"/app.js"]
-    updated = digestCookie(page)
+    updated = cookieDigest(page)
     assert b"/style.css" in updated and b"/app.js" in updated
 
 
@@ -202,7 +188,7 @@ def test_noPushClientGetsEarlyHints(serve, transport, siteDirectory):
     assert links(page) == expected
     assert resource.counters.earlyHints == 1 and resource.counters.pushed == 0
     # The hinted assets are remembered: the browser will fetch them.
-    assert len(digestCookie(page)) == 2
+    assert len(cookieDigest(page)) == 2
 
 
 def test_cachedAssetsAreNotHinted(serve, siteDirectory):
@@ -292,7 +278,7 @@ def test_pushedOncePerConnection(serve, siteDirectory):
         second = client.get(b"/")
         assert len(client.pushes(first.streamID)) == 2
         assert client.pushes(second.streamID) == []
-    assert digestCookie(first) is None
+    assert cookieDigest(first) is None
     assert resource.counters.skippedDiary == 2
 
 
@@ -366,7 +352,7 @@ def test_subclassAssets(serve, siteDirectory):
             b"/logo.png",
             b"/style.css",
         ]
-    assert b"/logo.png" in digestCookie(page)
+    assert b"/logo.png" in cookieDigest(page)
 
 
 def test_maxPushes(serve, siteDirectory):
@@ -390,10 +376,10 @@ def test_fetchedAssetGoesIntoTheDigest(serve, siteDirectory):
     with H2Client(server.portNumber, enablePush=False) as client:
         asset = client.get(b"/app.js")
         image = client.get(b"/logo.png")
-    assert list(digestCookie(asset).keys()) == list(
+    assert list(cookieDigest(asset).keys()) == list(
         CacheDigest.fromCookieValue(_single(b"/app.js")).keys()
     )
-    assert digestCookie(image) is None
+    assert cookieDigest(image) is None
 
 
 def _single(path):
@@ -415,7 +401,7 @@ def test_limitFromTheClient(serve, siteDirectory):
         assert [p.path for p in client.pushes()] == [b"/style.css"]
     assert page.status == 200
     assert resource.counters.pushFailed == 1
-    assert b"/app.js" not in digestCookie(page)
+    assert b"/app.js" not in cookieDigest(page)
 
 
 def test_http11(serve, transport, siteDirectory):
@@ -471,17 +457,6 @@ def test_stockSiteGetsHints(serve, siteDirectory):
         page = client.get(b"/")
         assert client.pushes() == []
     assert len(page.informational) == 1
-
-
-def runNghttp(nghttpPath, *arguments):
-    completed = subprocess.run(
-        [nghttpPath, "--timeout=10", *arguments],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return completed.stdout
 
 
 def pushedPaths(output):
@@ -557,7 +532,7 @@ def test_applicationCookiesAreKept(serve, siteDirectory, useAddCookie):
     cookies = [v for k, v in page.headers if k == b"set-cookie"]
     assert len(cookies) == 2
     assert cookies[0].startswith(b"session=s3cret")
-    assert b"/app.js" in digestCookie(page)
+    assert b"/app.js" in cookieDigest(page)
 
 
 def test_priorityFrameOnAnIdlePushStream(serve, siteDirectory):
@@ -646,8 +621,8 @@ def test_headAndRangeDoNotFillTheDigest(serve, siteDirectory):
         head = client.get(b"/app.js", method=b"HEAD")
         ranged = client.get(b"/style.css", headers=[(b"range", b"bytes=0-9")])
     assert ranged.status == 206
-    assert digestCookie(head) is None
-    assert digestCookie(ranged) is None
+    assert cookieDigest(head) is None
+    assert cookieDigest(ranged) is None
 
 
 def test_absoluteLinkOfThePageOrigin(serve, siteDirectory):
@@ -683,10 +658,10 @@ def test_concurrentResponsesKeepEveryAsset(serve, siteDirectory):
         # The client fetches the script itself, without the page's cookie.
         script = client.get(b"/app.js")
         again = client.get(b"/style.css")
-    assert set(digestCookie(page).keys()) == set(_keys(b"/style.css"))
-    assert set(digestCookie(script).keys()) == set(_keys(b"/style.css", b"/app.js"))
+    assert set(cookieDigest(page).keys()) == set(_keys(b"/style.css"))
+    assert set(cookieDigest(script).keys()) == set(_keys(b"/style.css", b"/app.js"))
     # Nothing new: no cookie to send again.
-    assert digestCookie(again) is None
+    assert cookieDigest(again) is None
 
 
 def _keys(*paths):
