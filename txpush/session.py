@@ -147,11 +147,12 @@ class PageSession:
     The decisions for one request of a
     L{CacheAwarePushResource<txpush.CacheAwarePushResource>}.
 
-    Call, in order: L{earlyHints} (and L{hintsSent} if they went out), then,
-    when the response headers are about to be written, L{respond}, then
-    L{settle} with the assets really pushed.
+    Call, in order: L{PageSession.earlyHints} (and L{PageSession.hintsSent}
+    if they went out), then, when the response headers are about to be
+    written, L{PageSession.respond}, then L{PageSession.settle} with the
+    assets really pushed.
 
-    @ivar outcome: The L{PageOutcome}, once L{settle} ran; else L{None}.
+    @ivar outcome: The L{PageOutcome}, once L{PageSession.settle} ran; else L{None}.
     """
 
     def __init__(
@@ -232,7 +233,7 @@ class PageSession:
 
     def hintsSent(self) -> tuple[Asset, ...]:
         """
-        The hints L{earlyHints} returned went out.
+        The hints L{PageSession.earlyHints} returned went out.
 
         @return: The assets they announced.
         """
@@ -283,7 +284,7 @@ class PageSession:
         @param pushed: The assets of L{ResponseActions.push} that were
             pushed (a refused push is not remembered).
         @return: The page's outcome, also kept as L{outcome}.
-        @raise RuntimeError: L{respond} has not run.
+        @raise RuntimeError: L{PageSession.respond} has not run.
         """
         if self._response is None:
             raise RuntimeError("settle() comes after respond()")

@@ -32,6 +32,7 @@ TWISTED_INTERNALS: dict[str, tuple[str, ...]] = {
         "_isSecure",
         "_consumerBlocked",
         "_sendingDeferred",
+        "_sendPrioritisedData",
         "_bufferedControlFrames",
         "_bufferedControlFrameBytes",
         "_maxBufferedControlFrameBytes",

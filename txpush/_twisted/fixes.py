@@ -66,11 +66,14 @@ class FlowControlAwarePriorityTree(priority.PriorityTree):  # type: ignore[misc]
 
 class H2ConnectionFixes(H2Connection):
     """
-    Twisted's L{H2Connection<twisted.web._http2.H2Connection>}, fixed: it
+    Twisted's C{twisted.web._http2.H2Connection}, fixed: it
     waits for WINDOW_UPDATE instead of spinning on a closed window, resumes
     streams a larger C{SETTINGS_INITIAL_WINDOW_SIZE} lets send, survives data
     for a stream closed earlier in the same read, and stops the producers of
     open streams when the connection is lost.
+
+    @ivar sendingLoopTurns: How many turns the data-sending loop has taken:
+        a loop that spins instead of sleeping turns on every reactor pass.
     """
 
     def __init__(self, reactor: Any = None) -> None:
@@ -79,6 +82,19 @@ class H2ConnectionFixes(H2Connection):
         """
         super().__init__(reactor)
         self.priority = FlowControlAwarePriorityTree(self)
+        self.sendingLoopTurns = 0
+
+    def sendingLoopAsleep(self) -> bool:
+        """
+        @return: Whether the data-sending loop is asleep, waiting for a
+            stream to have data and window to send it in.
+        """
+        return self._sendingDeferred is not None
+
+    def _sendPrioritisedData(self, *args: object) -> None:
+        # The loop looks itself up on the connection for each turn.
+        self.sendingLoopTurns += 1
+        super()._sendPrioritisedData(*args)
 
     def dataReceived(self, data: bytes) -> None:
         """
