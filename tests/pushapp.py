@@ -92,7 +92,7 @@ class PushingPage(Resource):
 def _priorityParent(request: Request) -> int | None:
     # Where the last promised stream sits in the server's priority tree.
     connection = request.channel._conn
-    promised = max(connection._pushedStreamIDs)
+    promised = max(connection.pushState.pushedStreamIDs)
     parent = connection.priority._streams[promised].parent
     return None if parent is None else parent.stream_id
 

@@ -31,7 +31,7 @@ from txpush import (
     PushSite,
     RecursivePushError,
 )
-from txpush._h2internals import PushingH2Connection
+from txpush._twisted.connection import PushingH2Connection
 
 APP_JS = b'console.log("app");\n' * 4
 STYLE_CSS = b"body { color: navy; }\n" * 4

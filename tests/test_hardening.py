@@ -5,7 +5,7 @@ the page is served, nothing is lost, and no state is left behind.
 Each fault is played by a misbehaving python-h2 client over a real loopback
 connection.  Afterwards the server's HTTP/2 connection is inspected on the
 reactor thread: its stream tables (C{streams}, C{_outboundStreamQueues},
-C{_streamCleanupCallbacks}, C{_pushedStreamIDs}, the priority tree) must be
+C{_streamCleanupCallbacks}, C{pushState.pushedStreamIDs}, the priority tree) must be
 empty for the streams the fault touched, their producers stopped, and the
 site must still answer a well-behaved client.
 """
@@ -95,7 +95,7 @@ def tablesOf(connection: Any) -> dict[str, list[int]]:
             "streams": sorted(connection.streams),
             "queues": sorted(connection._outboundStreamQueues),
             "cleanups": sorted(connection._streamCleanupCallbacks),
-            "pushed": sorted(connection._pushedStreamIDs),
+            "pushed": sorted(connection.pushState.pushedStreamIDs),
             "priority": sorted(set(connection.priority._streams) - {0}),
         }
 

@@ -38,7 +38,11 @@ def connectionOf(server) -> list:
 
     def read():
         return [
-            (dict(c.streams), dict(c._outboundStreamQueues), set(c._pushedStreamIDs))
+            (
+                dict(c.streams),
+                dict(c._outboundStreamQueues),
+                set(c.pushState.pushedStreamIDs),
+            )
             for c in _liveConnections(server)
         ]
 
@@ -46,7 +50,7 @@ def connectionOf(server) -> list:
 
 
 def _liveConnections(server):
-    from txpush._h2internals import PushingH2Connection
+    from txpush._twisted.connection import PushingH2Connection
 
     return [
         obj

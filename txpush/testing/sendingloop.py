@@ -1,8 +1,8 @@
 """
-Watching the data-sending loop of a server's HTTP/2 connection (Twisted's
-C{H2Connection._sendPrioritisedData}): whether it is asleep, waiting for a
-stream to have data and window, and how many turns it takes.  A loop that
-spins instead of sleeping turns on every pass of the reactor.
+Watching the data-sending loop of a txpush HTTP/2 connection: whether it is
+asleep, waiting for a stream to have data and window, and how many turns it
+takes.  A loop that spins instead of sleeping turns on every pass of the
+reactor.
 
 Call these on the reactor's thread.
 """
@@ -17,31 +17,29 @@ def sendingLoopAsleep(connection: Any) -> bool:
     Whether the connection's sending loop is asleep, waiting for a stream
     to have something to send and window to send it in.
 
-    @param connection: A C{twisted.web._http2.H2Connection}.
+    @param connection: A L{txpush._twisted.connection.PushingH2Connection}.
     """
-    return connection._sendingDeferred is not None
+    return bool(connection.sendingLoopAsleep())
 
 
 class SendingLoopTurns:
     """
     Counts the turns of one connection's sending loop from now on.
-
-    @ivar turns: How many turns it took since this was made.
     """
 
     def __init__(self, connection: Any) -> None:
         """
         Start counting.
 
-        @param connection: A C{twisted.web._http2.H2Connection}.
+        @param connection: A L{txpush._twisted.connection.PushingH2Connection}.
         """
-        self.turns = 0
-        original = connection._sendPrioritisedData
+        self._connection = connection
+        self._startTurns: int = connection.sendingLoopTurns
 
-        def counted(*args: object) -> object:
-            self.turns += 1
-            return original(*args)
-
-        # The loop looks itself up on the connection each time it
-        # schedules its next turn.
-        connection._sendPrioritisedData = counted
+    @property
+    def turns(self) -> int:
+        """
+        How many turns the loop took since this was made.
+        """
+        turns: int = self._connection.sendingLoopTurns - self._startTurns
+        return turns
