@@ -24,8 +24,6 @@ from txpush._twisted.connection import (
 )
 from txpush._twisted.requests import isPushedRequest, twistedLogSilenced
 
-log = Logger()
-
 DEFAULT_GRACE_PERIOD = 10.0
 """Seconds L{PushSite.shutDown} lets open HTTP/2 streams finish."""
 
@@ -35,7 +33,12 @@ class PushRequest(Request):
     The request of a L{PushSite}: a stock L{twisted.web.server.Request}
     whose processing errors are logged with the method and path (and whether
     the request was pushed), so the log says which resource failed.
+
+    @cvar failureLog: Where processing errors are logged, with the request
+        as the event's source.
     """
+
+    failureLog = Logger()
 
     def processingFailed(self, reason: Failure) -> Failure:
         """
@@ -45,7 +48,7 @@ class PushRequest(Request):
         @param reason: Why processing failed.
         @return: C{reason}.
         """
-        log.failure(
+        self.failureLog.failure(
             "Error answering {method} {uri}{pushed}",
             failure=reason,
             method=self.method.decode("ascii", "replace"),
