@@ -91,12 +91,14 @@ class FloodLimits:
     @maxContinuations.validator
     @bytesPerWindowUpdate.validator
     def _positive(self, attribute: attrs.Attribute[int], value: int) -> None:
-        if value < 1:
+        # Written so that NaN fails too.
+        if not value >= 1:
             raise ValueError(f"{attribute.name} must be 1 or more, not {value}")
 
     @rate.validator
+    @windowUpdatesPerStream.validator
     def _notNegative(self, attribute: attrs.Attribute[float], value: float) -> None:
-        if value < 0:
+        if not value >= 0:
             raise ValueError(f"{attribute.name} must be 0 or more, not {value}")
 
 
@@ -293,7 +295,7 @@ class FloodGuard:
             return None
         if frameType in (HEADERS, PUSH_PROMISE):
             self._continuations = 0
-            if payload <= 0 and not flags & (FLAG_END_HEADERS | FLAG_END_STREAM):
+            if payload <= 0 and not flags & FLAG_END_HEADERS:
                 return BUDGET_EMPTY
             return None
         if frameType == CONTINUATION:
@@ -308,9 +310,10 @@ class FloodGuard:
             # when it has the asset, which is no attack.
             return BUDGET_RESET if streamID % 2 else None
         if frameType == SETTINGS:
-            if flags & FLAG_ACK:
-                return None
-            self.settingsReceived = True
+            # Acknowledgements too: the server sends one SETTINGS frame, and a
+            # flood of unsolicited ones costs as much as SETTINGS do.
+            if not flags & FLAG_ACK:
+                self.settingsReceived = True
             return BUDGET_SETTINGS
         if frameType == GOAWAY:
             return None
