@@ -31,8 +31,9 @@ setup(
     package_data={"txpush": ["py.typed", "demo/*"]},
     install_requires=[
         # txpush extends Twisted's private HTTP/2 internals
-        # (twisted.web._http2): pin to the release line it is tested on.
-        "Twisted[http2,tls]>=26.10.0,<26.11",
+        # (twisted.web._http2): the releases it is tested on, the same as
+        # TESTED_TWISTED in txpush/_twisted/compat.py (a test compares them).
+        "Twisted[http2,tls]>=22.4.0,<26.11",
         "h2>=4.1,<5",
         "hyperframe>=6,<7",
         "pyOpenSSL>=25.0",

@@ -42,3 +42,15 @@ echo "mypy:"
 "$venv/bin/mypy"
 echo "pytest:"
 "$venv/bin/python" -m pytest "$@"
+
+# 4. The push, protocol and hardening tests on the oldest, a middle and the
+#    newest Twisted release txpush supports, each in its own virtual
+#    environment (.venvs/); pytest's output options pass through.
+options=()
+for argument in "$@"; do
+    case "$argument" in
+        -q | -qq | --quiet | -v | -vv | --verbose | -x | --exitfirst) options+=("$argument") ;;
+    esac
+done
+echo "Twisted releases:"
+bash tests/run_twisted_releases.sh "${options[@]}"

@@ -20,6 +20,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web._http2 import H2Connection
 
+from txpush._twisted.backports import TwistedBackports
+
 log = Logger()
 
 
@@ -64,7 +66,7 @@ class FlowControlAwarePriorityTree(priority.PriorityTree):  # type: ignore[misc]
     next = __next__
 
 
-class H2ConnectionFixes(H2Connection):
+class H2ConnectionFixes(TwistedBackports, H2Connection):
     """
     Twisted's C{twisted.web._http2.H2Connection}, fixed: it
     waits for WINDOW_UPDATE instead of spinning on a closed window, resumes

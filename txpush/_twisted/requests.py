@@ -1,8 +1,9 @@
 """
 What the rest of txpush needs to know of a Twisted request: its stream and
 connection, its connection's push state, its origin, whether it is gone;
-and the two things done to it below the public API: C{103 Early Hints}, and
-the encoder of an encoding resource.
+and the things done to it below the public API, or that Twisted releases do
+differently: C{103 Early Hints}, the encoder of an encoding resource, a
+C{Set-Cookie} beside the application's.
 """
 
 from __future__ import annotations
@@ -137,6 +138,28 @@ def sendEarlyHints(request: Any, linkValues: list[bytes], overHTTP11: bool) -> b
         transport.write(b"\r\n".join(lines) + b"\r\n\r\n")
         return True
     return False
+
+
+def addSetCookie(request: Any, setCookie: bytes) -> None:
+    """
+    Add a C{Set-Cookie} field to the response of C{request}, beside those the
+    application set, with C{addCookie} or directly in C{responseHeaders}: each
+    is sent once, on every Twisted release.
+
+    Twisted 24.7 and later write C{request.cookies} over the C{Set-Cookie}
+    fields of C{responseHeaders}, older releases send both: the fields are
+    moved into C{request.cookies}, which every release sends.
+
+    @param request: A request whose response has not started.
+    @param setCookie: The field value.
+    """
+    cookies = request.cookies
+    headers = request.responseHeaders
+    for raw in headers.getRawHeaders(b"set-cookie", []):
+        if raw not in cookies:
+            cookies.append(raw)
+    headers.removeHeader(b"set-cookie")
+    cookies.append(setCookie)
 
 
 def installEncoder(resource: object, request: Any) -> None:
