@@ -483,7 +483,12 @@ def test_buildWithBenchmarkResults(tmp_path):
     shutil.copytree(DOCS, tmp_path / "docs", ignore=shutil.ignore_patterns("_build"))
     results = tmp_path / "bench" / "results"
     results.mkdir(parents=True)
-    for name in ("txpush", "examples", "bench/results/digest.md"):
+    for name in (
+        "txpush",
+        "examples",
+        "bench/results/digest.md",
+        "bench/results/h2spec.md",
+    ):
         (tmp_path / name).symlink_to(ROOT / name)
     (results / "results.md").write_text("# Results\n")
     (results / "first-visit.png").write_bytes(LOGO_PNG)

@@ -289,7 +289,10 @@ def test_portInUse(twist):
         (["--max-pushes", "-1"], "--max-pushes -1"),
         (["--track", "some"], "--track some"),
         (["--digest-cookie", "a b"], "--digest-cookie a b"),
-        (["--grace-period", "x"], "--grace-period"),
+        (["--grace-period", "x"], "--grace-period x"),
+        (["--handshake-timeout", "0"], "--handshake-timeout 0"),
+        (["--idle-timeout", "soon"], "--idle-timeout soon"),
+        (["--connection-buffer", "10"], "--connection-buffer 10"),
         (["--no-such-option"], "no-such-option"),
     ],
 )

@@ -66,7 +66,14 @@ class StreamPusher:
     """
     Pushes on behalf of one request that came on an HTTP/2 stream of a
     L{PushingH2Connection}.  Get one with C{IPusher(request, None)}.
+
+    @cvar temporaryAdapter: Tells Twisted's C{Componentized} request not to
+        cache the adaptation: whether a request can push changes (the
+        client's GOAWAY or C{SETTINGS_ENABLE_PUSH=0}), so each
+        C{IPusher(request, None)} asks again.
     """
+
+    temporaryAdapter = True
 
     def __init__(
         self, request: Request, stream: Any, connection: PushingH2Connection

@@ -19,6 +19,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource, getChildForRequest
 
 from txpush._twisted.requests import (
+    addSetCookie,
     connectionStateOf,
     installEncoder,
     isPushedRequest,
@@ -198,13 +199,7 @@ class CacheAwarePushResource(Resource):
             responseHeaders.addRawHeader(b"link", link)
         outcome = session.settle(pushed)
         if outcome.setCookie is not None:
-            # Twisted writes request.cookies over any Set-Cookie header the
-            # application set directly: keep those by moving them in first.
-            cookies = request.cookies
-            for raw in responseHeaders.getRawHeaders(b"set-cookie", []):
-                if raw not in cookies:
-                    cookies.append(raw)
-            cookies.append(outcome.setCookie)
+            addSetCookie(request, outcome.setCookie)
         self.counters.countPage(outcome)
         if outcome.hadAssets:
             self._logPage(request, outcome)

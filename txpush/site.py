@@ -16,16 +16,29 @@ from twisted.web.server import Request, Site
 
 # Imported for its registration of the IPusher adapter of requests.
 import txpush.pusher  # noqa: F401
+from txpush._twisted.channel import (
+    DEFAULT_HANDSHAKE_TIMEOUT as DEFAULT_HANDSHAKE_TIMEOUT,
+)
 from txpush._twisted.channel import buildPushChannelProtocol
 from txpush._twisted.compat import checkTwistedInternals
 from txpush._twisted.connection import (
     DEFAULT_MAX_CONCURRENT_PUSHES,
     PushingH2Connection,
 )
+from txpush._twisted.hardening import (
+    DEFAULT_MAX_BUFFERED_BYTES as DEFAULT_MAX_BUFFERED_BYTES,
+)
 from txpush._twisted.requests import isPushedRequest, twistedLogSilenced
+from txpush.floodguard import FloodLimits
 
 DEFAULT_GRACE_PERIOD = 10.0
 """Seconds L{PushSite.shutDown} lets open HTTP/2 streams finish."""
+
+DEFAULT_IDLE_TIMEOUT = 30.0
+"""
+The default seconds after which a connection whose client neither sends nor
+reads is closed (Twisted's C{Site} default is 12 hours).
+"""
 
 
 class PushRequest(Request):
@@ -73,9 +86,23 @@ class PushSite(Site):
     From a resource, C{IPusher(request, None)} gives a pusher when the client
     accepts pushes.
 
+    Every connection is defended against the well-known HTTP/2 attacks of
+    one client (see C{docs/deployment.md}): budgets for cheap frames, a cap
+    on the bytes buffered for a client that does not read, a handshake
+    timeout and an idle timeout (Site's C{timeout}, here 30 seconds by
+    default).
+
     @ivar maxConcurrentPushes: The most pushed streams a connection may have
         open at once; the client's C{SETTINGS_MAX_CONCURRENT_STREAMS} may
         lower it.
+    @ivar handshakeTimeout: Seconds a client has, from connecting, to finish
+        the TLS handshake and send the HTTP/2 preface and SETTINGS or an
+        HTTP/1.1 request's headers; L{None} for no limit.
+    @ivar floodLimits: The budgets of the cheap HTTP/2 frames each client
+        may send (PRIORITY, WINDOW_UPDATE, SETTINGS, PING, RST_STREAM, empty
+        frames, CONTINUATION).
+    @ivar maxBufferedBytes: The cap on response bytes buffered for one HTTP/2
+        client; producers pause when it is reached.
     @ivar http2Connections: The site's open HTTP/2 connections.
     @cvar requestFactory: L{PushRequest}, unless another is given.
     """
@@ -88,6 +115,9 @@ class PushSite(Site):
         resource: IResource,
         *args: Any,
         maxConcurrentPushes: int = DEFAULT_MAX_CONCURRENT_PUSHES,
+        handshakeTimeout: float | None = DEFAULT_HANDSHAKE_TIMEOUT,
+        floodLimits: FloodLimits | None = None,
+        maxBufferedBytes: int = DEFAULT_MAX_BUFFERED_BYTES,
         **kwargs: Any,
     ) -> None:
         """
@@ -95,8 +125,13 @@ class PushSite(Site):
             dispatched through it like any other.
         @param args: Passed to L{twisted.web.server.Site}.
         @param maxConcurrentPushes: See L{PushSite.maxConcurrentPushes}.
-        @param kwargs: Passed to L{twisted.web.server.Site}.
-        @raise ValueError: C{maxConcurrentPushes} is negative.
+        @param handshakeTimeout: See L{PushSite.handshakeTimeout}.
+        @param floodLimits: See L{PushSite.floodLimits}; nghttp2's by default.
+        @param maxBufferedBytes: See L{PushSite.maxBufferedBytes}.
+        @param kwargs: Passed to L{twisted.web.server.Site}; its C{timeout}
+            (the idle timeout) is L{DEFAULT_IDLE_TIMEOUT} unless given.
+        @raise ValueError: C{maxConcurrentPushes} is negative, a timeout is
+            not positive, or C{maxBufferedBytes} is below 1.
         @raise txpush.errors.IncompatibleTwistedError: The installed Twisted
             lacks the HTTP/2 internals txpush extends.
         """
@@ -105,8 +140,22 @@ class PushSite(Site):
             raise ValueError(
                 f"maxConcurrentPushes must be 0 or more, not {maxConcurrentPushes}"
             )
+        if handshakeTimeout is not None and handshakeTimeout <= 0:
+            raise ValueError(
+                f"handshakeTimeout must be positive or None, not {handshakeTimeout}"
+            )
+        if maxBufferedBytes < 1:
+            raise ValueError(
+                f"maxBufferedBytes must be 1 or more, not {maxBufferedBytes}"
+            )
+        if len(args) < 3:
+            # Site(resource, requestFactory, logPath, timeout, ...)
+            kwargs.setdefault("timeout", DEFAULT_IDLE_TIMEOUT)
         super().__init__(resource, *args, **kwargs)
         self.maxConcurrentPushes = maxConcurrentPushes
+        self.handshakeTimeout = handshakeTimeout
+        self.floodLimits = floodLimits or FloodLimits()
+        self.maxBufferedBytes = maxBufferedBytes
         self.http2Connections: weakref.WeakSet[PushingH2Connection] = weakref.WeakSet()
 
     def http2ConnectionMade(self, connection: PushingH2Connection) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,7 +31,13 @@ from txpush.learning import AssetLearner, LearnFileError, LearningConfig
 from txpush.manifest import Manifest, ManifestError, loadManifest
 from txpush.policy import DEFAULT_MAX_PUSHES, TRACKED_TYPES
 from txpush.resource import CacheAwarePushResource
-from txpush.site import DEFAULT_GRACE_PERIOD, PushSite
+from txpush.site import (
+    DEFAULT_GRACE_PERIOD,
+    DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BUFFERED_BYTES,
+    PushSite,
+)
 
 DEMO_SITE = Path(__file__).parent / "demo"
 """The embedded demo site, served when no C{--path} is given."""
@@ -58,15 +65,37 @@ def defaultStateDirectory() -> Path:
 
 
 def _wholeNumber(option: str, value: str, low: int, high: int, hint: str) -> int:
+    return int(_inRange(option, value, int, low, high, "a whole number", hint))
+
+
+def _seconds(option: str, value: str, low: float, high: float) -> float:
+    return _inRange(option, value, float, low, high, "a number of seconds", "")
+
+
+def _inRange(
+    option: str,
+    value: str,
+    parse: Callable[[str], float],
+    low: float,
+    high: float,
+    kind: str,
+    hint: str,
+) -> float:
+    # NaN fails the range check, as it should.
     try:
-        number = int(value)
+        number = parse(value)
     except ValueError:
         number = low - 1
     if not low <= number <= high:
         raise usage.UsageError(
-            f"--{option} {value}: give a whole number from {low} to {high}{hint}"
+            f"--{option} {value}: give {kind} from {_plain(low)} to "
+            f"{_plain(high)}{hint}"
         )
     return number
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if number == int(number) else f"{number:g}"
 
 
 @attrs.frozen
@@ -91,6 +120,11 @@ class ServeSettings:
     @ivar learnFile: Where learning is kept, or L{None}.
     @ivar accessLog: The access log file, or L{None} for the twist log.
     @ivar gracePeriod: Seconds open streams may take to finish on stop.
+    @ivar handshakeTimeout: Seconds a client has to finish its handshake.
+    @ivar idleTimeout: Seconds after which a client that neither sends nor
+        reads is closed.
+    @ivar connectionBuffer: The cap on response bytes buffered for one
+        HTTP/2 client.
     """
 
     site: Path | None = None
@@ -109,6 +143,9 @@ class ServeSettings:
     learnFile: Path | None = None
     accessLog: Path | None = None
     gracePeriod: float = DEFAULT_GRACE_PERIOD
+    handshakeTimeout: float = DEFAULT_HANDSHAKE_TIMEOUT
+    idleTimeout: float = DEFAULT_IDLE_TIMEOUT
+    connectionBuffer: int = DEFAULT_MAX_BUFFERED_BYTES
 
     def pushConfig(self, manifest: Manifest | None) -> PushConfig:
         """
@@ -209,6 +246,29 @@ https://localhost:8443/ with a development certificate made on first run."""
             "Seconds open HTTP/2 streams may take to finish on SIGINT or "
             "SIGTERM, after a GOAWAY.",
         ],
+        [
+            "handshake-timeout",
+            None,
+            f"{DEFAULT_HANDSHAKE_TIMEOUT:g}",
+            "Seconds a client has, from connecting, to finish the TLS "
+            "handshake and send the HTTP/2 preface and SETTINGS (or an "
+            "HTTP/1.1 request's headers); then it is cut off.",
+        ],
+        [
+            "idle-timeout",
+            None,
+            f"{DEFAULT_IDLE_TIMEOUT:g}",
+            "Seconds after which a connection whose client neither sends nor "
+            "reads is closed (a response the application is still making "
+            "keeps it open).",
+        ],
+        [
+            "connection-buffer",
+            None,
+            str(DEFAULT_MAX_BUFFERED_BYTES),
+            "The most response bytes buffered for one HTTP/2 client that does "
+            "not read; responses pause when it is reached.",
+        ],
     ]
 
     optFlags: ClassVar[list[list[Any]]] = [
@@ -290,14 +350,18 @@ https://localhost:8443/ with a development certificate made on first run."""
             " (13 holds about 100 assets at a 1% false-positive rate)",
         )
         maxPushes = _wholeNumber("max-pushes", self["max-pushes"], 0, 1000, "")
-        try:
-            gracePeriod = float(self["grace-period"])
-        except ValueError:
-            gracePeriod = -1.0
-        if not 0 <= gracePeriod <= 3600:
-            raise usage.UsageError(
-                "--grace-period: give a number of seconds from 0 to 3600"
-            )
+        gracePeriod = _seconds("grace-period", self["grace-period"], 0, 3600)
+        handshakeTimeout = _seconds(
+            "handshake-timeout", self["handshake-timeout"], 0.1, 3600
+        )
+        idleTimeout = _seconds("idle-timeout", self["idle-timeout"], 0.1, 86400)
+        connectionBuffer = _wholeNumber(
+            "connection-buffer",
+            self["connection-buffer"],
+            16384,
+            2**30,
+            " (bytes)",
+        )
         if self["track"] not in TRACKED_TYPES:
             raise usage.UsageError(
                 f"--track {self['track']}: give one of {', '.join(TRACKED_TYPES)}"
@@ -323,6 +387,9 @@ https://localhost:8443/ with a development certificate made on first run."""
             learnFile=self._learnFile(),
             accessLog=self._accessLog(),
             gracePeriod=gracePeriod,
+            handshakeTimeout=handshakeTimeout,
+            idleTimeout=idleTimeout,
+            connectionBuffer=connectionBuffer,
         )
         try:
             settings.pushConfig(None)
@@ -466,6 +533,11 @@ class ListeningService(Service):
     @ivar site: The site the ports serve.
     @ivar ports: Endpoint descriptions and the ports listening on them.
     @ivar gracePeriod: Seconds open streams may take to finish on stop.
+    @ivar handshakeTimeout: Seconds a client has to finish its handshake.
+    @ivar idleTimeout: Seconds after which a client that neither sends nor
+        reads is closed.
+    @ivar connectionBuffer: The cap on response bytes buffered for one
+        HTTP/2 client.
     """
 
     log = Logger()
@@ -655,6 +727,9 @@ def serviceFromSettings(settings: ServeSettings) -> MultiService:
         resource,
         logPath=settings.accessLog,
         logFormatter=pushLogFormatter,
+        timeout=settings.idleTimeout,
+        handshakeTimeout=settings.handshakeTimeout,
+        maxBufferedBytes=settings.connectionBuffer,
     )
     ports = listenNow(site, parsed)
     service = MultiService()

@@ -6,18 +6,71 @@ preface.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.interfaces import IDelayedCall, ITransport
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
 
 from txpush._twisted.connection import PushingH2Connection
+from txpush._twisted.hardening import DEFAULT_MAX_BUFFERED_BYTES
+from txpush.floodguard import FloodLimits
 
 if TYPE_CHECKING:
     from txpush.site import PushSite
 
 HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 """The client connection preface that starts every HTTP/2 connection."""
+
+DEFAULT_HANDSHAKE_TIMEOUT = 10.0
+"""
+The default seconds a client has, from connecting, to finish the TLS
+handshake and either send the HTTP/2 preface and SETTINGS or the headers of
+an HTTP/1.1 request (nghttpd and H2O allow about 10).
+"""
+
+MAX_REQUEST_LINE = 16384
+"""The longest first line read before a client is judged (Twisted's limit)."""
+
+_REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ ]+ HTTP/1\.[01]\r?")
+
+log = Logger()
+
+
+def looksLikeHTTP11(data: bytes) -> bool | None:
+    """
+    Judge a connection's first bytes, which are not the HTTP/2 preface.
+
+    @param data: The bytes received so far.
+    @return: L{True} if they start with an HTTP/1.x request line, L{False}
+        if they cannot (garbage, or a bad preface), L{None} if the line is
+        not complete yet.
+    """
+    end = data.find(b"\n")
+    if end < 0:
+        return False if len(data) > MAX_REQUEST_LINE else None
+    return _REQUEST_LINE.fullmatch(data[:end]) is not None
+
+
+class HandshakeTimedHTTPChannel(HTTPChannel):
+    """
+    Twisted's HTTP/1.1 channel, telling when the headers of its first
+    request are complete.
+
+    @ivar onHeaders: Called once all headers of a request are received.
+    """
+
+    onHeaders: Callable[[], None] = staticmethod(lambda: None)
+
+    def allHeadersReceived(self) -> None:
+        """
+        See Twisted's; then call L{onHeaders}.
+        """
+        super().allHeadersReceived()
+        self.onHeaders()
 
 
 class PushChannelProtocol(_GenericHTTPChannelProtocol):
@@ -30,27 +83,83 @@ class PushChannelProtocol(_GenericHTTPChannelProtocol):
         connection.
     @ivar reactor: The site's reactor, for the HTTP/2 connection.
     @ivar onHTTP2: Called with each HTTP/2 connection it starts.
+    @ivar handshakeTimeout: Seconds the client has, from connecting, to
+        finish the TLS handshake and send the HTTP/2 preface and SETTINGS
+        or an HTTP/1.1 request's headers; L{None} for no limit.
+    @ivar floodLimits: The budgets of cheap HTTP/2 frames.
+    @ivar maxBufferedBytes: The cap on response bytes buffered for an
+        HTTP/2 client.
     """
 
     _prefaceBuffer = b""
+    _handshakeCall: IDelayedCall | None = None
 
     def __init__(
         self,
-        channel: HTTPChannel,
+        channel: HandshakeTimedHTTPChannel,
         maxConcurrentPushes: int,
         reactor: Any,
         onHTTP2: Callable[[PushingH2Connection], None],
+        handshakeTimeout: float | None = DEFAULT_HANDSHAKE_TIMEOUT,
+        floodLimits: FloodLimits | None = None,
+        maxBufferedBytes: int = DEFAULT_MAX_BUFFERED_BYTES,
     ) -> None:
         """
         @param channel: The HTTP/1.1 channel it starts with.
         @param maxConcurrentPushes: See L{maxConcurrentPushes}.
         @param reactor: See L{reactor}.
         @param onHTTP2: See L{onHTTP2}.
+        @param handshakeTimeout: See L{handshakeTimeout}.
+        @param floodLimits: See L{floodLimits}.
+        @param maxBufferedBytes: See L{maxBufferedBytes}.
         """
         super().__init__(channel)
         self.maxConcurrentPushes = maxConcurrentPushes
         self.reactor = reactor
         self.onHTTP2 = onHTTP2
+        self.handshakeTimeout = handshakeTimeout
+        self.floodLimits = floodLimits
+        self.maxBufferedBytes = maxBufferedBytes
+        channel.onHeaders = self._handshakeDone
+
+    def makeConnection(self, transport: ITransport) -> None:
+        """
+        Start the channel, and the clock of the client's handshake.
+
+        @param transport: The connection's transport.
+        """
+        super().makeConnection(transport)
+        if self.handshakeTimeout is not None:
+            self._handshakeCall = self.reactor.callLater(
+                self.handshakeTimeout, self._handshakeTimedOut
+            )
+
+    def connectionLost(self, reason: Failure) -> None:
+        """
+        Stop the handshake's clock, and tell the channel.
+
+        @param reason: Why the connection was lost.
+        """
+        self._handshakeDone()
+        super().connectionLost(reason)
+
+    def _handshakeDone(self) -> None:
+        call, self._handshakeCall = self._handshakeCall, None
+        if call is not None and call.active():
+            call.cancel()
+
+    def _handshakeTimedOut(self) -> None:
+        self._handshakeCall = None
+        transport = self._channel.transport
+        if transport is None:
+            return
+        log.info(
+            "Closing the connection of {client}: no handshake in {timeout} s",
+            client=transport.getPeer(),
+            timeout=self.handshakeTimeout,
+        )
+        # The client sent nothing worth an answer: cut it off, TLS included.
+        transport.abortConnection()
 
     def dataReceived(self, data: bytes) -> None:
         """
@@ -73,11 +182,32 @@ class PushChannelProtocol(_GenericHTTPChannelProtocol):
                         return
                     self._startHTTP2()
                 else:
+                    verdict = looksLikeHTTP11(data)
+                    if verdict is None:
+                        self._prefaceBuffer = data
+                        return
+                    if not verdict:
+                        # A bad HTTP/2 preface, or garbage: silence.
+                        self._prefaceBuffer = b""
+                        self._closeSilently()
+                        return
                     self._negotiatedProtocol = b"http/1.1"
                 self._prefaceBuffer = b""
             else:
                 self._negotiatedProtocol = b"http/1.1"
         self._channel.dataReceived(data)
+        if (
+            self._handshakeCall is not None
+            and isinstance(self._channel, PushingH2Connection)
+            and self._channel.handshakeComplete()
+        ):
+            self._handshakeDone()
+
+    def _closeSilently(self) -> None:
+        transport: Any = self._channel.transport
+        # Unregistered first, for TLS closes only once no producer is.
+        transport.unregisterProducer()
+        transport.loseConnection()
 
     def _startHTTP2(self) -> None:
         # Mirrors _GenericHTTPChannelProtocol.dataReceived's switch to h2.
@@ -86,7 +216,10 @@ class PushChannelProtocol(_GenericHTTPChannelProtocol):
         self._channel.setTimeout(None)
         transport = self._channel.transport
         connection = PushingH2Connection(
-            reactor=self.reactor, maxConcurrentPushes=self.maxConcurrentPushes
+            reactor=self.reactor,
+            maxConcurrentPushes=self.maxConcurrentPushes,
+            floodLimits=self.floodLimits,
+            maxBufferedBytes=self.maxBufferedBytes,
         )
         connection.requestFactory = self._requestFactory
         connection.site = self._site
@@ -109,8 +242,11 @@ def buildPushChannelProtocol(factory: PushSite) -> PushChannelProtocol:
     @return: A protocol that starts as HTTP/1.1 and switches to HTTP/2.
     """
     return PushChannelProtocol(
-        HTTPChannel(),
+        HandshakeTimedHTTPChannel(),
         maxConcurrentPushes=factory.maxConcurrentPushes,
         reactor=factory.reactor,
         onHTTP2=factory.http2ConnectionMade,
+        handshakeTimeout=factory.handshakeTimeout,
+        floodLimits=factory.floodLimits,
+        maxBufferedBytes=factory.maxBufferedBytes,
     )

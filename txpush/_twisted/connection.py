@@ -5,6 +5,7 @@ gracefully.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from typing import Any
 
@@ -20,10 +21,12 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web._http2 import H2Stream
 
-from txpush._twisted.fixes import H2ConnectionFixes
+from txpush._twisted.fixes import stopProducer
+from txpush._twisted.hardening import DEFAULT_MAX_BUFFERED_BYTES, HardenedH2Connection
 from txpush.connectionstate import ConnectionPushState
 from txpush.diary import PushDiary
 from txpush.errors import PushNotSupportedError
+from txpush.floodguard import FloodLimits
 
 log = Logger()
 
@@ -42,7 +45,7 @@ def isPushedStreamID(streamID: int) -> bool:
     return streamID % 2 == 0
 
 
-class PushingH2Connection(H2ConnectionFixes):
+class PushingH2Connection(HardenedH2Connection):
     """
     A Twisted HTTP/2 connection that can push.
 
@@ -57,15 +60,20 @@ class PushingH2Connection(H2ConnectionFixes):
         self,
         reactor: Any = None,
         maxConcurrentPushes: int = DEFAULT_MAX_CONCURRENT_PUSHES,
+        floodLimits: FloodLimits | None = None,
+        maxBufferedBytes: int = DEFAULT_MAX_BUFFERED_BYTES,
     ) -> None:
         """
         @param reactor: See Twisted's.
         @param maxConcurrentPushes: See L{maxConcurrentPushes}.
+        @param floodLimits: See L{HardenedH2Connection}.
+        @param maxBufferedBytes: See L{HardenedH2Connection}.
         """
-        super().__init__(reactor)
+        super().__init__(reactor, floodLimits, maxBufferedBytes)
         self.maxConcurrentPushes = maxConcurrentPushes
         self.pushState = ConnectionPushState()
         self.goingAway = False
+        self._lastServedStreamID: int | None = None
 
     # Push state, read by the pusher.
 
@@ -142,7 +150,9 @@ class PushingH2Connection(H2ConnectionFixes):
         # h2 refuses to send anything once it has sent GOAWAY, so this first
         # GOAWAY is written around it: the open streams can still finish.
         frame = hyperframe.frame.GoAwayFrame(0)
-        frame.last_stream_id = self.conn.highest_inbound_stream_id
+        frame.last_stream_id = self._lastServedStreamID = (
+            self.conn.highest_inbound_stream_id
+        )
         frame.error_code = h2.errors.ErrorCodes.NO_ERROR
         self._writeControlFrame(frame.serialize())
 
@@ -244,11 +254,23 @@ class PushingH2Connection(H2ConnectionFixes):
         if stream is None:
             # Reset by the client, or the connection is gone: nothing to do.
             return
+        self._answering.add(streamID)
         stream.requestComplete()
 
     # Overridden internals.
 
     def _requestReceived(self, event: h2.events.RequestReceived) -> None:
+        last = self._lastServedStreamID
+        if last is not None and event.stream_id > last:
+            # Sent before the client read the shutdown GOAWAY, which h2 does
+            # not know of: refused unprocessed, so the client retries it
+            # elsewhere (RFC 9113 section 6.8).
+            with contextlib.suppress(h2.exceptions.H2Error):
+                self.conn.reset_stream(
+                    event.stream_id, h2.errors.ErrorCodes.REFUSED_STREAM
+                )
+            self._tryToWriteControlData()
+            return
         super()._requestReceived(event)
         headers = dict(event.headers)
         self.pushState.streamOpened(
@@ -275,7 +297,7 @@ class PushingH2Connection(H2ConnectionFixes):
             Failure(ConnectionLost(f"Pushed stream reset with code {event.error_code}"))
         )
         if producer is not None:
-            producer.stopProducing()
+            stopProducer(producer)
         self._requestDone(event.stream_id)
 
     def _requestDone(self, streamID: int) -> None:

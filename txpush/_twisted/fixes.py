@@ -50,18 +50,25 @@ class FlowControlAwarePriorityTree(priority.PriorityTree):  # type: ignore[misc]
         """
         while True:
             streamID: int = super().__next__()
-            queue = self._owner._outboundStreamQueues.get(streamID)
-            if queue and isinstance(queue[0], bytes) and queue[0]:
-                try:
-                    window = self._owner.conn.local_flow_control_window(streamID)
-                except h2.exceptions.StreamClosedError:
-                    # Closed in h2 by a frame of this read whose event
-                    # Twisted has not handled yet: it is about to go.
-                    window = 0
-                if window <= 0:
-                    self.block(streamID)
-                    continue
-            return streamID
+            if self._sendable(streamID):
+                return streamID
+            self.block(streamID)
+
+    def _sendable(self, streamID: int) -> bool:
+        # A stream h2 has closed was reset by a frame of this read whose event
+        # Twisted has not handled yet: it is about to go, and h2 would raise
+        # on anything sent on it (which would kill the sending loop).
+        h2Stream = self._owner.conn.streams.get(streamID)
+        if h2Stream is not None and h2Stream.closed:
+            return False
+        queue = self._owner._outboundStreamQueues.get(streamID)
+        if queue and isinstance(queue[0], bytes) and queue[0]:
+            try:
+                window = self._owner.conn.local_flow_control_window(streamID)
+            except h2.exceptions.StreamClosedError:
+                return False
+            return bool(window > 0)
+        return True
 
     next = __next__
 
@@ -85,6 +92,7 @@ class H2ConnectionFixes(TwistedBackports, H2Connection):
         super().__init__(reactor)
         self.priority = FlowControlAwarePriorityTree(self)
         self.sendingLoopTurns = 0
+        self._wakeScheduled = False
 
     def sendingLoopAsleep(self) -> bool:
         """
@@ -121,10 +129,14 @@ class H2ConnectionFixes(TwistedBackports, H2Connection):
         # Twisted unblocks the streams in the priority tree but, its sending
         # loop being asleep (see FlowControlAwarePriorityTree), must be
         # woken: on the next turn, once the events of this read (a reset of
-        # one of those streams, say) are handled.
-        self._reactor.callLater(0, self._wakeSendingLoop)
+        # one of those streams, say) are handled.  One wake-up serves every
+        # WINDOW_UPDATE until then.
+        if not self._wakeScheduled:
+            self._wakeScheduled = True
+            self._reactor.callLater(0, self._wakeSendingLoop)
 
     def _wakeSendingLoop(self) -> None:
+        self._wakeScheduled = False
         if self._sendingDeferred is not None and self._stillProducing:
             sending, self._sendingDeferred = self._sendingDeferred, None
             sending.callback(None)
@@ -168,7 +180,16 @@ class H2ConnectionFixes(TwistedBackports, H2Connection):
         producers = [s.producer for s in self.streams.values() if s.producer]
         super().connectionLost(reason, _cancelTimeouts=_cancelTimeouts)
         for producer in producers:
-            try:
-                producer.stopProducing()
-            except Exception:
-                log.failure("Stopping a producer failed")
+            stopProducer(producer)
+
+
+def stopProducer(producer: Any) -> None:
+    """
+    Stop a stream's producer, logging (not raising) its failure.
+
+    @param producer: An C{IProducer}.
+    """
+    try:
+        producer.stopProducing()
+    except Exception:
+        log.failure("Stopping a producer failed")
