@@ -7,8 +7,12 @@ extends it, a module per job:
 
   - L{txpush._twisted.compat}: the check that the private names used here
     are present in the installed Twisted;
+  - L{txpush._twisted.backports}: what the newest Twisted of the tested
+    range has and older ones lack;
   - L{txpush._twisted.fixes}: fixes for Twisted's HTTP/2 flow control and
     producers;
+  - L{txpush._twisted.hardening}: defences against one client's attacks
+    (frame budgets, a cap on buffered bytes, a real close, timeouts);
   - L{txpush._twisted.connection}: the connection that pushes, and its
     graceful shutdown;
   - L{txpush._twisted.channel}: the switch to HTTP/2 after ALPN or on the
