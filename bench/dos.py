@@ -497,7 +497,11 @@ def runCell(
     """Attack a fresh server once and measure it."""
     cell = Cell(attack.key, target.key)
     name = f"{target.key}-{attack.key}"
-    process, port = startServer(processes, target, paths, name)
+    try:
+        process, port = startServer(processes, target, paths, name)
+    except RuntimeError as error:  # It did not start: say so in its cell.
+        cell.error = str(error).splitlines()[0]
+        return cell
     try:
         baseline = Prober(port, target.tls, 0.2, BASELINE_PROBES).stop()
         answered = [p["seconds"] for p in baseline if p["ok"]]
@@ -678,6 +682,9 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="run twist txpush from this checkout (put first on PYTHONPATH)",
     )
+    parser.add_argument(
+        "--txpush-label", help="what the report calls that txpush (default: its path)"
+    )
     parser.add_argument("--out", type=Path, help="where to write")
     parser.add_argument("--probe-loop", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--tls", action="store_true", help=argparse.SUPPRESS)
@@ -748,7 +755,9 @@ def main(argv: list[str] | None = None) -> None:
         "machine": machine(),
         "versions": toolVersions(),
         "txpush": (
-            f"from {options.txpush_tree}" if options.txpush_tree else txpushRevision()
+            options.txpush_label
+            or (f"from {options.txpush_tree}" if options.txpush_tree else None)
+            or txpushRevision()
         ),
         "servers": {t.key: t.label for t in targets},
         "attacks": {a.key: a.label for a in chosen},

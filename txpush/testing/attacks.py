@@ -454,10 +454,12 @@ class AttackConnection:
             self.checkClosed()
             return
         for _, mask in self._selector.select(max(timeout, 0)):
-            if mask & selectors.EVENT_WRITE:
-                self.writePending()
+            # Reading first: a server's GOAWAY is read before a write finds
+            # the connection reset (after which TLS reads nothing more).
             if mask & selectors.EVENT_READ:
                 self.readAvailable()
+            if mask & selectors.EVENT_WRITE:
+                self.writePending()
         if not self.reading:
             self.checkClosed()
 
