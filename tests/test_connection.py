@@ -1091,3 +1091,20 @@ def test_windowUpdatesOfOneReadWakeTheLoopOnce():
     settle(h.reactor)
     written = h.frames()
     assert body(written, 1) == APP_JS and ended(written, 1)
+
+
+def test_idleClientThatReadsNothingIsCutOff():
+    """
+    A client that neither sends nor reads is cut off shortly after its idle
+    timeout, not after Twisted's 15 s abort timeout: its GOAWAY sits behind
+    the data it does not read.
+    """
+    h = Harness(targets=[], timeout=5)
+    h.connection.pauseProducing()  # the client reads nothing
+    h.request(b"/big", 1)
+    settle(h.reactor)
+    h.reactor.advance(5.5)
+    assert h.connection.closedFor == "idle"
+    assert not h.transport.disconnected
+    h.reactor.advance(FLOOD_ABORT_TIMEOUT)
+    assert h.transport.disconnected

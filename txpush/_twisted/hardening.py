@@ -44,7 +44,10 @@ DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024
 """The default cap on response bytes buffered for one connection's client."""
 
 FLOOD_ABORT_TIMEOUT = 2.0
-"""Seconds a flooding client has to read its GOAWAY before it is cut off."""
+"""
+Seconds a flooding client, or an idle one that reads nothing, has to read its
+GOAWAY before it is cut off.
+"""
 
 
 class _ObservedH2Connection(h2.connection.H2Connection):
@@ -252,8 +255,12 @@ class HardenedH2Connection(H2ConnectionFixes):
             return
         assert self.transport is not None
         self.closedFor = "idle"
+        stuck = self._consumerBlocked is not None
         super().timeoutConnection()
         self._releaseTransport()
+        if stuck:
+            # The client reads nothing: its GOAWAY cannot get out anyway.
+            self._abortLater(FLOOD_ABORT_TIMEOUT)
 
     def _applicationBusy(self) -> bool:
         if self._consumerBlocked is not None:
