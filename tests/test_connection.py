@@ -1108,3 +1108,117 @@ def test_idleClientThatReadsNothingIsCutOff():
     assert not h.transport.disconnected
     h.reactor.advance(FLOOD_ABORT_TIMEOUT)
     assert h.transport.disconnected
+
+
+def test_resetsOfTheClientsMistakesSpendTheResetBudget():
+    """
+    A stream h2 resets because the client misused it (DATA after its
+    request ended) costs the server what a reset costs: it spends from the
+    RST_STREAM budget (here 3), on every Twisted release (MadeYouReset).
+    """
+    h = Harness(targets=[], floodLimits=FloodLimits(burst=3, rate=0))
+    for streamID in (1, 3, 5, 7):
+        h.request(b"/wait", streamID)
+        data = frames.DataFrame(streamID)
+        data.data = b"x"
+        h.send(data)
+        settle(h.reactor)
+    assert closedFlooding(h)
+    assert h.connection.closedFor == "too many RST_STREAM frames"
+
+
+def test_producerPausedByTheClientIsNotABusyApplication():
+    """
+    A response whose producer is paused because the client's window is
+    closed is the client's doing: once the client is quiet for the idle
+    timeout, the connection is closed.
+    """
+    h = Harness(
+        targets=[], timeout=5, settings={SettingCodes.INITIAL_WINDOW_SIZE: 65536}
+    )
+    streaming = StreamingResource()
+    h.site.resource.putChild(b"stream", streaming)
+    h.send(windowUpdate(0, 1))
+    h.request(b"/stream", 1)
+    settle(h.reactor)
+    assert len(body(h.frames(), 1)) == 65536
+    assert streaming.producers[0].paused
+    h.reactor.advance(5.5)
+    assert h.connection.closedFor == "idle"
+
+
+def test_resetOfBufferedStreamsResumesTheOthers():
+    """
+    When the streams that filled the buffer for a client that does not read
+    are reset, the others' producers resume.
+    """
+    cap = 128 * 1024
+    h = Harness(
+        targets=[],
+        maxBufferedBytes=cap,
+        settings={SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1},
+    )
+    streaming = StreamingResource()
+    h.site.resource.putChild(b"stream", streaming)
+    h.send(windowUpdate(0, 2**31 - 1 - 65535))
+    h.connection.pauseProducing()  # the client reads nothing
+    h.request(b"/stream", 1)
+    h.request(b"/stream", 3)
+    settle(h.reactor)
+    first, second = streaming.producers
+    assert first.paused and second.paused
+    left = second.left
+    h.send(rstStream(1))
+    settle(h.reactor)
+    assert second.left < left
+
+
+def test_timeoutAfterAFloodChangesNothing():
+    """
+    The idle timer firing after a flood closed the connection sends no
+    second GOAWAY and keeps the earlier cut-off.
+    """
+    h = Harness(targets=[], timeout=1, floodLimits=FloodLimits(burst=1, rate=0))
+    h.send(_ping(), _ping())
+    assert closedFlooding(h)
+    h.reactor.advance(1.5)
+    assert of(h.frames(), frames.GoAwayFrame) == []
+    assert not h.transport.disconnected
+    h.reactor.advance(FLOOD_ABORT_TIMEOUT)
+    assert h.transport.disconnected
+
+
+def test_frameDribbledAByteAtATimeDoesNotKeepTheConnection():
+    """
+    A client sending one byte of a large frame every few seconds does not
+    keep its connection open past the idle timeout: bytes that start no
+    frame are no sign of life.
+    """
+    h = Harness(targets=[], timeout=5)
+    opening = frames.HeadersFrame(1)
+    opening.data = h.encoder.encode(
+        [
+            (b":method", b"POST"),
+            (b":scheme", b"https"),
+            (b":authority", AUTHORITY),
+            (b":path", b"/wait"),
+        ]
+    )
+    opening.flags.add("END_HEADERS")
+    h.send(opening, (16384).to_bytes(3, "big") + b"\x00\x00\x00\x00\x00\x01")
+    for _ in range(3):
+        h.reactor.advance(4)
+        h.send(b"x")
+    assert h.connection.closedFor == "idle"
+
+
+def test_emptyLinesBeforeAnHTTP11RequestAreIgnored():
+    """
+    An empty line before an HTTP/1.1 request line (RFC 9112 section 2.2
+    asks a server to ignore it, and Twisted does) does not make the
+    connection look like garbage.
+    """
+    site = PushSite(Resource(), reactor=MemoryReactorClock())
+    protocol, transport = _channel(site)
+    protocol.dataReceived(b"\r\nGET /nothing HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert transport.value().startswith(b"HTTP/1.1 404")

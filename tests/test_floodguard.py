@@ -527,13 +527,16 @@ def test_clockSteppedBack() -> None:
 def test_dataSentEarnsWindowUpdates() -> None:
     """
     Each C{bytesPerWindowUpdate} bytes of DATA the server sends earn the
-    client one WINDOW_UPDATE; a fraction of that earns a fraction.
+    client one WINDOW_UPDATE, a fraction of that a fraction, and one DATA
+    frame at most two (its stream's and the connection's).
     """
     guard = exhausted("WINDOW_UPDATE", burst=10, rate=0, bytesPerWindowUpdate=100)
-    guard.dataSent(250)
-    assert tokens(guard) == full(10, WINDOW_UPDATE=7.5)
+    guard.dataSent(150)
+    assert tokens(guard) == full(10, WINDOW_UPDATE=8.5)
+    guard.dataSent(10**6)
+    assert tokens(guard) == full(10, WINDOW_UPDATE=6.5)
     update = wire(WindowUpdateFrame(1, window_increment=250))
-    assert guard.received(update * 2, 0) is None
+    assert guard.received(update * 3, 0) is None
     assert guard.received(update, 0) == Flood("WINDOW_UPDATE", 1)
 
 
@@ -578,8 +581,23 @@ def test_earningUpToBurst() -> None:
         guard.responseEnded()
     assert guard.tokensLeft("WINDOW_UPDATE") == 10
     assert guard.received(update * 3, 0) is None
-    guard.dataSent(10**9)
+    for _ in range(5):
+        guard.dataSent(10**9)
     assert guard.tokensLeft("WINDOW_UPDATE") == 10
+
+
+def test_spendForWhatTheServerDid() -> None:
+    """
+    C{spend} takes a token of a budget without a frame (h2 resetting a
+    stream the client misused), and gives the verdict once it is empty;
+    the guard then reads nothing more.
+    """
+    guard = connect(burst=2, rate=0)
+    assert guard.spend("RST_STREAM", 1) is None
+    assert guard.spend("RST_STREAM", 3) is None
+    assert guard.tokensLeft("RST_STREAM") == 0
+    assert guard.spend("RST_STREAM", 5) == Flood("RST_STREAM", 5)
+    assert guard.received(wire(ping()), 0) == Flood("RST_STREAM", 5)
 
 
 def test_settingsReceived() -> None:

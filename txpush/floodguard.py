@@ -53,6 +53,9 @@ BUDGET_EMPTY = "empty"
 BUDGET_CONTINUATION = "CONTINUATION"
 BUDGET_UNKNOWN = "unknown-type"
 
+MAX_UPDATES_PER_DATA_FRAME = 2
+"""The most WINDOW_UPDATE frames one DATA frame the server sends earns."""
+
 _BUDGET_OF_TYPE = {
     PRIORITY: BUDGET_PRIORITY,
     WINDOW_UPDATE: BUDGET_WINDOW_UPDATE,
@@ -220,14 +223,31 @@ class FloodGuard:
 
     def dataSent(self, length: int) -> None:
         """
-        The server sent C{length} bytes of DATA: the client may send the
-        WINDOW_UPDATE frames that reading them calls for.
+        The server sent a DATA frame of C{length} bytes: the client may send
+        the WINDOW_UPDATE frames that reading it calls for, at most two (one
+        for the stream's window, one for the connection's), so that a client
+        downloading fast earns no more than a frame's worth of updates.
 
         @param length: The DATA frame's payload length.
         """
         self._buckets[BUDGET_WINDOW_UPDATE].earn(
-            length / self.limits.bytesPerWindowUpdate
+            min(MAX_UPDATES_PER_DATA_FRAME, length / self.limits.bytesPerWindowUpdate)
         )
+
+    def spend(self, budget: str, streamID: int) -> Flood | None:
+        """
+        Spend one token of C{budget} for something the client made the server
+        do without sending a frame of that kind (h2 resetting a stream the
+        client misused spends from the C{RST_STREAM} budget, as a reset the
+        client sends does).
+
+        @param budget: A budget's name.
+        @param streamID: The stream concerned.
+        @return: The L{Flood} verdict if the budget was empty, else L{None}.
+        """
+        if self.flood is None and not self._buckets[budget].spend():
+            self.flood = Flood(budget, streamID)
+        return self.flood
 
     def responseEnded(self) -> None:
         """

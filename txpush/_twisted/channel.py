@@ -49,6 +49,8 @@ def looksLikeHTTP11(data: bytes) -> bool | None:
         if they cannot (garbage, or a bad preface), L{None} if the line is
         not complete yet.
     """
+    # Empty lines before a request line are ignored (RFC 9112 section 2.2).
+    data = data.lstrip(b"\r\n")
     end = data.find(b"\n")
     if end < 0:
         return False if len(data) > MAX_REQUEST_LINE else None

@@ -260,6 +260,8 @@ class PushingH2Connection(HardenedH2Connection):
     # Overridden internals.
 
     def _requestReceived(self, event: h2.events.RequestReceived) -> None:
+        if not self._stillProducing:
+            return  # closed earlier in this read: nothing more is served
         last = self._lastServedStreamID
         if last is not None and event.stream_id > last:
             # Sent before the client read the shutdown GOAWAY, which h2 does

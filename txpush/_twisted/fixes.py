@@ -24,6 +24,9 @@ from txpush._twisted.backports import TwistedBackports
 
 log = Logger()
 
+DATA_CHUNK_TYPES = (bytes, bytearray, memoryview)
+"""What a stream's queued response data may be (the rest is Twisted's marker)."""
+
 
 class FlowControlAwarePriorityTree(priority.PriorityTree):  # type: ignore[misc]
     """
@@ -62,7 +65,7 @@ class FlowControlAwarePriorityTree(priority.PriorityTree):  # type: ignore[misc]
         if h2Stream is not None and h2Stream.closed:
             return False
         queue = self._owner._outboundStreamQueues.get(streamID)
-        if queue and isinstance(queue[0], bytes) and queue[0]:
+        if queue and isinstance(queue[0], DATA_CHUNK_TYPES) and len(queue[0]):
             try:
                 window = self._owner.conn.local_flow_control_window(streamID)
             except h2.exceptions.StreamClosedError:

@@ -35,8 +35,8 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from txpush._twisted.fixes import H2ConnectionFixes, stopProducer
-from txpush.floodguard import Flood, FloodGuard, FloodLimits
+from txpush._twisted.fixes import DATA_CHUNK_TYPES, H2ConnectionFixes, stopProducer
+from txpush.floodguard import BUDGET_RESET, Flood, FloodGuard, FloodLimits
 
 log = Logger()
 
@@ -103,6 +103,8 @@ class HardenedH2Connection(H2ConnectionFixes):
         self.closedFor: str | None = None
         self._bufferedBytes = 0
         self._bufferFull = False
+        self._resumeScheduled = False
+        self._quietRead = False
         # Streams whose request is complete: their responses are the
         # application's to make.
         self._answering: set[int] = set()
@@ -118,11 +120,25 @@ class HardenedH2Connection(H2ConnectionFixes):
         """
         if not self._stillProducing:
             return
+        framesBefore = self.floodGuard.framesSeen
         flood = self.floodGuard.received(data, self._reactor.seconds())
         if flood is not None:
             self._closeFlooding(flood)
             return
-        super().dataReceived(data)
+        # Bytes that start no frame (a frame dribbled a byte at a time) are
+        # no sign of life: Twisted would reset the idle timer on them.
+        self._quietRead = self.floodGuard.framesSeen == framesBefore
+        try:
+            super().dataReceived(data)
+        finally:
+            self._quietRead = False
+
+    def resetTimeout(self) -> None:
+        """
+        See Twisted's C{TimeoutMixin}; not for a read that started no frame.
+        """
+        if not self._quietRead:
+            super().resetTimeout()
 
     def handshakeComplete(self) -> bool:
         """
@@ -177,10 +193,19 @@ class HardenedH2Connection(H2ConnectionFixes):
         stream = self.streams.get(event.stream_id)
         if stream is None:
             return
+        # A reset response earns no WINDOW_UPDATE frames.
+        self._answering.discard(event.stream_id)
         producer = stream.producer
         super()._requestAborted(event)
         if producer is not None:
             stopProducer(producer)
+        if not event.remote_reset and self._stillProducing:
+            # h2 reset the stream for the client's mistake (data after the
+            # end of its request, a window overflow): as costly as a reset
+            # the client sends (MadeYouReset, CVE-2025-8671).
+            flood = self.floodGuard.spend(BUDGET_RESET, event.stream_id)
+            if flood is not None:
+                self._closeFlooding(flood)
 
     # Sending.
 
@@ -201,10 +226,32 @@ class HardenedH2Connection(H2ConnectionFixes):
         """
         self._bufferedBytes -= length
         self.floodGuard.dataSent(length)
-        if self._bufferFull and self._bufferedBytes <= self.maxBufferedBytes // 2:
-            self._bufferFull = False
-            for stream in list(self.streams.values()):
+        self._resumeIfDrained()
+
+    def _resumeIfDrained(self) -> None:
+        if (
+            self._bufferFull
+            and self._bufferedBytes <= self.maxBufferedBytes // 2
+            and not self._resumeScheduled
+        ):
+            # On the next turn: not from inside h2's send_data, where a
+            # producer's failure would end the sending loop.
+            self._resumeScheduled = True
+            self._reactor.callLater(0, self._resumeProducers)
+
+    def _resumeProducers(self) -> None:
+        self._resumeScheduled = False
+        if not self._bufferFull or self._bufferedBytes > self.maxBufferedBytes // 2:
+            return
+        self._bufferFull = False
+        for stream in list(self.streams.values()):
+            try:
                 stream.windowUpdated()
+            except Exception:
+                log.failure(
+                    "Resuming the producer of stream {streamID} failed",
+                    streamID=stream.streamID,
+                )
 
     def writeDataToStream(self, streamID: int, data: bytes) -> None:
         """
@@ -235,11 +282,15 @@ class HardenedH2Connection(H2ConnectionFixes):
 
     def _requestDone(self, streamID: int) -> None:
         queue = self._outboundStreamQueues.get(streamID, ())
-        self._bufferedBytes -= sum(len(c) for c in queue if isinstance(c, bytes))
+        self._bufferedBytes -= sum(
+            len(c) for c in queue if isinstance(c, DATA_CHUNK_TYPES)
+        )
         if streamID in self._answering:
             self._answering.discard(streamID)
             self.floodGuard.responseEnded()
         super()._requestDone(streamID)
+        # A reset stream's bytes may be what kept the buffer full.
+        self._resumeIfDrained()
 
     # Closing.
 
@@ -249,6 +300,9 @@ class HardenedH2Connection(H2ConnectionFixes):
         still making a response the client is ready to read: a long poll or
         a slow page is not an idle client.
         """
+        if not self._stillProducing:
+            # Closed already, its abort timer armed: nothing to time out.
+            return
         if self._applicationBusy():
             # The timer has fired: set anew (resetTimeout would not).
             self.setTimeout(self.timeOut)
@@ -263,13 +317,27 @@ class HardenedH2Connection(H2ConnectionFixes):
             self._abortLater(FLOOD_ABORT_TIMEOUT)
 
     def _applicationBusy(self) -> bool:
-        if self._consumerBlocked is not None:
+        # Busy: a response the client is ready for (it reads, and the stream
+        # has room to send) has nothing queued, so the application is still
+        # making it.  A producer paused by a closed window is the client's.
+        if self._consumerBlocked is not None or self._bufferFull:
             return False
         return any(
             not self._outboundStreamQueues.get(streamID)
+            and self.remainingOutboundWindow(streamID) > 0
             for streamID in self._answering
             if streamID in self.streams
         )
+
+    def forceAbortClient(self) -> None:
+        """
+        See Twisted's; nothing to do once the transport has gone (a TLS
+        transport cannot be aborted twice).
+        """
+        if not getattr(self.transport, "connected", True):
+            self._abortingCall = None
+            return
+        super().forceAbortClient()
 
     def connectionLost(  # type: ignore[override]
         self, reason: Failure, _cancelTimeouts: bool = True
