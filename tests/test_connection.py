@@ -233,6 +233,20 @@ class Harness:
         frame.flags.add("END_STREAM")
         self.send(frame, *others)
 
+    def postOpening(self, streamID: int) -> frames.HeadersFrame:
+        """The HEADERS of a POST of /wait whose body is still to come."""
+        frame = frames.HeadersFrame(streamID)
+        frame.data = self.encoder.encode(
+            [
+                (b":method", b"POST"),
+                (b":scheme", b"https"),
+                (b":authority", AUTHORITY),
+                (b":path", b"/wait"),
+            ]
+        )
+        frame.flags.add("END_HEADERS")
+        return frame
+
     @staticmethod
     def settingsFrame(settings: dict[int, int]) -> frames.SettingsFrame:
         frame = frames.SettingsFrame(0)
@@ -819,16 +833,7 @@ def test_floodOfCheapFramesIsClosed(frame):
     h = Harness(targets=[], floodLimits=FloodLimits(burst=20, rate=0))
     # Stream 1 stays open (its request body is still coming) for the frames
     # that need an open stream.
-    opening = frames.HeadersFrame(1)
-    opening.data = h.encoder.encode(
-        [
-            (b":method", b"POST"),
-            (b":scheme", b"https"),
-            (b":authority", AUTHORITY),
-            (b":path", b"/wait"),
-        ]
-    )
-    opening.flags.add("END_HEADERS")
+    opening = h.postOpening(1)
     h.send(opening)
     settle(h.reactor)
     h.send(*[frame() for _ in range(19)])
@@ -924,14 +929,9 @@ def test_windowDribbleIsClosed():
     assert h.connection.closedFor == "too many WINDOW_UPDATE frames"
 
 
-def test_bufferedBytesAreCapped():
-    """
-    For a client that opened huge windows and reads nothing
-    (CVE-2019-9517), the response bytes buffered stay under the cap plus
-    one chunk a stream: the producers pause.  Once the client reads, they resume and
-    every response arrives whole; nothing stays counted.
-    """
-    cap = 256 * 1024
+def _notReading(cap: int) -> tuple[Harness, StreamingResource]:
+    # A client that opened huge windows and reads nothing, on a site whose
+    # /stream answers from a streaming producer, with a buffer cap of cap.
     h = Harness(
         targets=[],
         maxBufferedBytes=cap,
@@ -940,7 +940,19 @@ def test_bufferedBytesAreCapped():
     streaming = StreamingResource()
     h.site.resource.putChild(b"stream", streaming)
     h.send(windowUpdate(0, 2**31 - 1 - 65535))
-    h.connection.pauseProducing()  # the client reads nothing
+    h.connection.pauseProducing()
+    return h, streaming
+
+
+def test_bufferedBytesAreCapped():
+    """
+    For a client that opened huge windows and reads nothing
+    (CVE-2019-9517), the response bytes buffered stay under the cap plus
+    one chunk a stream: the producers pause.  Once the client reads, they
+    resume and every response arrives whole; nothing stays counted.
+    """
+    cap = 256 * 1024
+    h, streaming = _notReading(cap)
     streams = (1, 3, 5, 7, 9)
     for streamID in streams:
         h.request(b"/stream", streamID)
@@ -1152,16 +1164,7 @@ def test_resetOfBufferedStreamsResumesTheOthers():
     When the streams that filled the buffer for a client that does not read
     are reset, the others' producers resume.
     """
-    cap = 128 * 1024
-    h = Harness(
-        targets=[],
-        maxBufferedBytes=cap,
-        settings={SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1},
-    )
-    streaming = StreamingResource()
-    h.site.resource.putChild(b"stream", streaming)
-    h.send(windowUpdate(0, 2**31 - 1 - 65535))
-    h.connection.pauseProducing()  # the client reads nothing
+    h, streaming = _notReading(128 * 1024)
     h.request(b"/stream", 1)
     h.request(b"/stream", 3)
     settle(h.reactor)
@@ -1195,16 +1198,7 @@ def test_frameDribbledAByteAtATimeDoesNotKeepTheConnection():
     frame are no sign of life.
     """
     h = Harness(targets=[], timeout=5)
-    opening = frames.HeadersFrame(1)
-    opening.data = h.encoder.encode(
-        [
-            (b":method", b"POST"),
-            (b":scheme", b"https"),
-            (b":authority", AUTHORITY),
-            (b":path", b"/wait"),
-        ]
-    )
-    opening.flags.add("END_HEADERS")
+    opening = h.postOpening(1)
     h.send(opening, (16384).to_bytes(3, "big") + b"\x00\x00\x00\x00\x00\x01")
     for _ in range(3):
         h.reactor.advance(4)
