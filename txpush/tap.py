@@ -533,11 +533,6 @@ class ListeningService(Service):
     @ivar site: The site the ports serve.
     @ivar ports: Endpoint descriptions and the ports listening on them.
     @ivar gracePeriod: Seconds open streams may take to finish on stop.
-    @ivar handshakeTimeout: Seconds a client has to finish its handshake.
-    @ivar idleTimeout: Seconds after which a client that neither sends nor
-        reads is closed.
-    @ivar connectionBuffer: The cap on response bytes buffered for one
-        HTTP/2 client.
     """
 
     log = Logger()
