@@ -422,6 +422,55 @@ def test_assetRepeatedInAnEarlierPage(tmp_path):
     assert loadError(path).line == 5
 
 
+def test_sourceOf(tmp_path):
+    """
+    L{Manifest.sourceOf} names the file and the line of a page's asset,
+    finding the page as L{Manifest.assetsFor} does, and L{None} for an
+    asset the page does not list.
+    """
+    path = write(tmp_path, _LINES)
+    manifest = loadManifest(path)
+    assert manifest.sourceOf(b"/", b"/b.js") == f"{path}, line 2"
+    assert manifest.sourceOf(b"/docs/?x=1", b"/a.css") == f"{path}, line 4"
+    assert manifest.sourceOf(b"/docs/", b"/f.woff2") == f"{path}, line 5"
+    assert manifest.sourceOf(b"/docs/", b"/docs.js") == f"{path}, line 7"
+    assert manifest.sourceOf(b"/about/", b"/a.css") == f"{path}, line 9"
+    assert manifest.sourceOf(b"/about/", b"/b.js") is None
+    assert manifest.sourceOf(b"/nowhere", b"/a.css") is None
+    index = loadManifest(write(tmp_path, '{\n"/d/index.html": [\n"/i.css"]}'))
+    assert index.sourceOf(b"/d/", b"/i.css") == f"{tmp_path / 'manifest.json'}, line 3"
+    assert index.sourceOf(b"/d", b"/i.css") is None
+
+
+def test_sourceOfRepeatedAsset(tmp_path):
+    """
+    An asset listed twice for one page is kept where it first appears, and
+    so is its line.
+    """
+    path = write(tmp_path, '{"/": [\n"/a.css",\n"/b.js",\n"/a.css"]}')
+    assert loadManifest(path).sourceOf(b"/", b"/a.css") == f"{path}, line 2"
+
+
+def test_sourceOfWithoutFile():
+    """
+    A manifest made from a mapping, or constructed directly, says
+    C{"the manifest"}; where it came from takes no part in equality.
+    """
+    manifest = Manifest.fromMapping({"/": ["/a.css"]})
+    assert manifest.sourceOf(b"/", b"/a.css") == "the manifest"
+    assert manifest.sourceOf(b"/", b"/b.css") is None
+    assert Manifest({b"/": (asset("/a.css"),)}).sourceOf(b"/", b"/a.css") == (
+        "the manifest"
+    )
+    located = Manifest(manifest.assetsByPage, "push.json", {(b"/", b"/a.css"): 3})
+    assert located.sourceOf(b"/", b"/a.css") == "push.json, line 3"
+    assert Manifest(manifest.assetsByPage, "push.json").sourceOf(b"/", b"/a.css") == (
+        "push.json"
+    )
+    assert located == manifest
+    assert hash(located) == hash(manifest)
+
+
 def test_insideSiteRoot(tmp_path):
     """
     With a site root, paths that stay inside it are accepted, whether the

@@ -75,6 +75,12 @@ def _readOnly(
     )
 
 
+def _readOnlyLines(
+    lines: Mapping[tuple[bytes, bytes], int],
+) -> Mapping[tuple[bytes, bytes], int]:
+    return MappingProxyType(dict(lines))
+
+
 def _checkPages(
     instance: object,
     attribute: "attrs.Attribute[Mapping[bytes, tuple[Asset, ...]]]",
@@ -113,10 +119,20 @@ class Manifest:
     @ivar assetsByPage: Each page path (an absolute path without query)
         with its assets, in order; read-only.  (L{loadManifest} and
         L{Manifest.fromMapping} keep each asset of a page once.)
+    @ivar sourceFile: The manifest file, as given to L{loadManifest}, or
+        L{None}.  Like C{assetLines}, it is for messages (see L{sourceOf})
+        and takes no part in comparisons: two manifests with the same
+        assets are equal wherever they were read from.
+    @ivar assetLines: The line (from 1) of the entry of each C{(page path,
+        asset path)} of the file, where L{loadManifest} found it; read-only.
     """
 
     assetsByPage: Mapping[bytes, tuple[Asset, ...]] = attrs.field(
         factory=dict, converter=_readOnly, validator=_checkPages, hash=False
+    )
+    sourceFile: str | None = attrs.field(default=None, eq=False)
+    assetLines: Mapping[tuple[bytes, bytes], int] = attrs.field(
+        factory=dict, converter=_readOnlyLines, eq=False
     )
 
     @classmethod
@@ -158,11 +174,40 @@ class Manifest:
             (C{request.uri} or C{request.path}).
         @return: Its assets, in order; empty when it has no entry.
         """
+        key = self._pageKey(pagePath)
+        return () if key is None else self.assetsByPage[key]
+
+    def sourceOf(self, pagePath: bytes, assetPath: bytes) -> str | None:
+        """
+        Say where an asset of a page comes from, for messages such as a
+        push that the site answered with an error.
+
+        @param pagePath: The page's path as requested, query allowed; its
+            entry is found as L{assetsFor} finds it.
+        @param assetPath: The asset's path as in its L{Asset}, query
+            included.
+        @return: C{"<file>, line <n>"}, or the file alone when the line is
+            not known, or C{"the manifest"} for a manifest made without a
+            file; L{None} when the page's entry does not list that asset.
+        """
+        key = self._pageKey(pagePath)
+        if key is None or not any(
+            asset.path == assetPath for asset in self.assetsByPage[key]
+        ):
+            return None
+        if self.sourceFile is None:
+            return "the manifest"
+        line = self.assetLines.get((key, assetPath))
+        return self.sourceFile if line is None else f"{self.sourceFile}, line {line}"
+
+    def _pageKey(self, pagePath: bytes) -> bytes | None:
+        # The key of a requested page's entry, or None.
         path = pagePath.split(b"?", 1)[0]
-        assets = self.assetsByPage.get(path)
-        if assets is None and path.endswith(b"/"):
-            assets = self.assetsByPage.get(path + b"index.html")
-        return assets if assets is not None else ()
+        if path in self.assetsByPage:
+            return path
+        if path.endswith(b"/") and path + b"index.html" in self.assetsByPage:
+            return path + b"index.html"
+        return None
 
 
 def _shown(text: str) -> str:
@@ -299,6 +344,7 @@ class _Reader:
                 line,
             )
         assetsByPage = {}
+        assetLines: dict[tuple[bytes, bytes], int] = {}
         for page, entries in data.items():
             line = self._line(page, key=True) if isinstance(page, str) else None
             pagePath = self._page(page, line)
@@ -310,10 +356,14 @@ class _Reader:
                 )
             assets: dict[bytes, Asset] = {}
             for entry in entries:
-                asset = self._asset(page, entry)
-                assets.setdefault(asset.path, asset)
+                asset, assetLine = self._asset(page, entry)
+                if asset.path not in assets:
+                    assets[asset.path] = asset
+                    if assetLine is not None:
+                        assetLines[pagePath, asset.path] = assetLine
             assetsByPage[pagePath] = tuple(assets.values())
-        return Manifest(assetsByPage)
+        source = None if self._manifestPath is None else str(self._manifestPath)
+        return Manifest(assetsByPage, source, assetLines)
 
     def _page(self, page: object, line: int | None) -> bytes:
         if not isinstance(page, str):
@@ -366,7 +416,8 @@ class _Reader:
             )
         return path, asType
 
-    def _asset(self, page: str, entry: object) -> Asset:
+    def _asset(self, page: str, entry: object) -> tuple[Asset, int | None]:
+        # The asset, with the line of its entry when known.
         needle = entry
         if isinstance(entry, Mapping) and isinstance(entry.get("path"), str):
             needle = entry["path"]
@@ -387,7 +438,7 @@ class _Reader:
                     f'the "as" of {what}, {_shown(rawAsType)}, {problem}', line
                 )
         self._checkInsideSite(what, path, line)
-        return Asset(path, asType)
+        return Asset(path, asType), line
 
     def _encoded(self, what: str, text: str, line: int | None) -> bytes:
         try:
