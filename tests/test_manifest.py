@@ -246,6 +246,37 @@ def test_loadManifest(tmp_path):
     assert len(loadManifest(write(tmp_path, " {}\n"))) == 0
 
 
+def test_pathsAsStrings(tmp_path, monkeypatch):
+    """
+    The manifest file and the site root may be given as L{str}, relative or
+    not, or as any path object; errors name the file as given.
+    """
+    root = tmp_path / "site"
+    root.mkdir()
+    write(tmp_path, '{"/": ["/a.css"]}', "push.json")
+    monkeypatch.chdir(tmp_path)
+    expected = Manifest.fromMapping({"/": ["/a.css"]})
+    assert loadManifest("push.json") == expected
+    assert loadManifest("push.json", "site") == expected
+    assert loadManifest(str(tmp_path / "push.json"), str(root)) == expected
+
+    class Place(os.PathLike):
+        def __init__(self, path):
+            self.path = path
+
+        def __fspath__(self):
+            return self.path
+
+    assert loadManifest(Place("push.json"), Place("site")) == expected
+    assert loadManifest("push.json").sourceOf(b"/", b"/a.css") == "push.json, line 1"
+    write(tmp_path, '{"/": ["/../a.css"]}', "bad.json")
+    with pytest.raises(ManifestError, match=r"^bad\.json, line 1: ") as info:
+        loadManifest("bad.json", "site")
+    assert info.value.path == Path("bad.json")
+    with pytest.raises(ManifestError, match=r"^absent\.json: cannot read"):
+        loadManifest("absent.json")
+
+
 def test_byteOrderMark(tmp_path):
     """
     A UTF-8 byte order mark, as some editors write, is allowed.

@@ -469,7 +469,9 @@ class _Reader:
             )
 
 
-def loadManifest(path: Path, siteRoot: Path | None = None) -> Manifest:
+def loadManifest(
+    path: str | os.PathLike[str], siteRoot: str | os.PathLike[str] | None = None
+) -> Manifest:
     """
     Read a push manifest from a JSON file.
 
@@ -488,8 +490,9 @@ def loadManifest(path: Path, siteRoot: Path | None = None) -> Manifest:
     list each entry once, but may point at an earlier line when an entry's
     text appears several times.
 
-    @param path: The manifest file.
-    @param siteRoot: The directory the site serves, if any: then every page
+    @param path: The manifest file, as a L{str} or a path object.
+    @param siteRoot: The directory the site serves (a L{str} or a path
+        object), if any: then every page
         and asset path, percent-decoded and with symbolic links followed,
         must name a file (existing or not) inside it.
     @return: The manifest.
@@ -497,6 +500,7 @@ def loadManifest(path: Path, siteRoot: Path | None = None) -> Manifest:
         not of the manifest's shape, or names a path that is invalid or
         outside the site.
     """
+    path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -541,4 +545,5 @@ def loadManifest(path: Path, siteRoot: Path | None = None) -> Manifest:
             "the JSON is nested too deeply: a manifest is an object of lists",
             path,
         ) from None
-    return _Reader(path, lines, siteRoot).read(data)
+    root = None if siteRoot is None else Path(siteRoot)
+    return _Reader(path, lines, root).read(data)
