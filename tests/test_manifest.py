@@ -226,12 +226,12 @@ def write(tmp_path, text, name="manifest.json"):
     return path
 
 
-def loadError(path, siteRoot=None):
+def loadError(path, siteRoot=None, **options):
     """
     The error that loading C{path} raises.
     """
     with pytest.raises(ManifestError) as info:
-        loadManifest(path, siteRoot)
+        loadManifest(path, siteRoot, **options)
     assert "\n" not in str(info.value)
     assert info.value.path == path
     return info.value
@@ -539,6 +539,163 @@ def test_outsideSiteRoot(tmp_path):
     page = write(tmp_path, '{"/shared/": []}', "pages.json")
     assert 'page "/shared/" resolves to' in str(loadError(page, root))
     assert len(loadManifest(path)) == 1
+
+
+def servedSite(root):
+    """
+    A site: an index, a page in a directory with its index, a directory
+    without one, a few assets.
+    """
+    for name in (
+        "index.html",
+        "about.html",
+        "docs/index.html",
+        "js/app.js",
+        "css/site.css",
+        "img/a b.png",
+        "bare/x.txt",
+    ):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("x")
+    return root
+
+
+def test_requireFiles(tmp_path):
+    """
+    With C{requireFiles}, pages that name files or directories with an
+    index, and assets that name files, load; the query is ignored and the
+    path percent-decoded.
+    """
+    root = servedSite(tmp_path / "site")
+    path = write(
+        tmp_path,
+        json.dumps(
+            {
+                "/": ["/js/app.js?v=3", "/img/a%20b.png"],
+                "/about.html": [{"path": "/css/site.css", "as": "style"}],
+                "/docs/": ["/js/app.js"],
+                "/docs/index.html": [],
+                "/js/app.js": [],
+            }
+        ),
+    )
+    manifest = loadManifest(path, root, requireFiles=True)
+    assert manifest == loadManifest(path, root)
+    assert len(manifest) == 5
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            '"/": ["/js/ap.js"]',
+            'asset "/js/ap.js" of page "/" names no file of the site root {root}: '
+            'did you mean "/js/app.js"? fix the path, add the file, or drop the '
+            "entry",
+        ),
+        (
+            '"/": ["/img/a%20c.png?x"]',
+            'asset "/img/a%20c.png?x" of page "/" names no file of the site root '
+            '{root}: did you mean "/img/a%20b.png"? fix the path',
+        ),
+        (
+            '"/": ["/zzzzzzzzzzzzzzzz.woff2"]',
+            'asset "/zzzzzzzzzzzzzzzz.woff2" of page "/" names no file of the site '
+            "root {root}: fix the path, add the file, or drop the entry",
+        ),
+        (
+            '"/": ["/js"]',
+            'asset "/js" of page "/" names a directory, not a file: name a file',
+        ),
+        (
+            '"/": ["/js/"]',
+            'asset "/js/" of page "/" names a directory, not a file',
+        ),
+        (
+            '"/abuot.html": []',
+            'page "/abuot.html" names no file of the site root {root}: did you '
+            'mean "/about.html"?',
+        ),
+        (
+            '"/doc/": []',
+            'page "/doc/" names no file of the site root {root}: did you mean '
+            '"/docs/"?',
+        ),
+        (
+            '"/docs": []',
+            'page "/docs" names a directory, which is redirected to its path with '
+            'a / at the end: write "/docs/"',
+        ),
+        (
+            '"/bare/": []',
+            'page "/bare/" names a directory without an index.html, which is '
+            "served as a directory listing: add {root}/bare/index.html, or name "
+            "a page of the site",
+        ),
+        (
+            '"/about.html/": []',
+            'page "/about.html/" names no file of the site root {root}: did you '
+            'mean "/about.html"?',
+        ),
+    ],
+)
+def test_requireFilesRefuses(tmp_path, entry, message):
+    """
+    With C{requireFiles}, a page or an asset that names nothing the site
+    serves is refused at its line, with the closest path the site has.
+    """
+    root = servedSite(tmp_path / "site")
+    path = write(tmp_path, '{\n  "/about.html": [],\n  ' + entry + "\n}")
+    error = loadError(path, root, requireFiles=True)
+    assert error.line == 3
+    assert str(error).startswith(f"{path}, line 3: ")
+    assert message.format(root=root.resolve()) in str(error)
+    assert len(loadManifest(path, root)) == 2
+
+
+def test_requireFilesOtherIndexNames(tmp_path):
+    """
+    A directory with the other index files that C{static.File} serves
+    counts as a page too.
+    """
+    root = tmp_path / "site"
+    for name in ("a/index.htm", "b/index"):
+        (root / name).parent.mkdir(parents=True)
+        (root / name).write_text("x")
+    path = write(tmp_path, '{"/a/": [], "/b/": []}')
+    assert len(loadManifest(path, root, requireFiles=True)) == 2
+
+
+def test_requireFilesSuggestionsAreBounded(tmp_path, monkeypatch):
+    """
+    Suggestions come from a bounded walk of the site: past the bound, a file
+    is not suggested, and the error comes all the same.
+    """
+    from txpush import manifest as module
+
+    root = tmp_path / "site"
+    (root / "a").mkdir(parents=True)
+    (root / "z").mkdir()
+    for index in range(5):
+        (root / "a" / f"{index}.txt").write_text("x")
+    (root / "z" / "app.js").write_text("x")
+    (root / "index.html").write_text("x")
+    path = write(tmp_path, '{"/": ["/z/ap.js"]}')
+    message = str(loadError(path, root, requireFiles=True))
+    assert 'did you mean "/z/app.js"?' in message
+    monkeypatch.setattr(module, "_MAX_WALKED", 4)
+    message = str(loadError(path, root, requireFiles=True))
+    assert "names no file" in message
+    assert "did you mean" not in message
+
+
+def test_requireFilesNeedsASiteRoot(tmp_path):
+    """
+    C{requireFiles} without a site root is a mistake of the caller.
+    """
+    path = write(tmp_path, "{}")
+    with pytest.raises(ValueError, match="siteRoot"):
+        loadManifest(path, requireFiles=True)
 
 
 # Valid page paths and assets, as JSON text.

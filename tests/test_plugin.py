@@ -239,6 +239,7 @@ def test_invalidManifest(twist, tmp_path, text, fragments):
     """
     site = tmp_path / "site"
     site.mkdir()
+    (site / "index.html").write_text("<html></html>")
     manifest = tmp_path / "manifest.json"
     manifest.write_text(text)
     status, output = badInput(
@@ -246,6 +247,32 @@ def test_invalidManifest(twist, tmp_path, text, fragments):
     )
     assert status == 64
     assertOneLine(output, "--push-manifest", "manifest.json", *fragments)
+
+
+@pytest.mark.parametrize(
+    ("entry", "fragments"),
+    [
+        ('"/index.html": ["/js/ap.js"]', ['"/js/ap.js"', 'did you mean "/js/app.js"']),
+        ('"/index.htm": []', ['page "/index.htm"', 'did you mean "/index.html"']),
+        ('"/js/": []', ['page "/js/"', "without an index.html"]),
+    ],
+)
+def test_manifestNamingNoFile(twist, tmp_path, entry, fragments):
+    """
+    With --path, a manifest's page or asset that names nothing the site
+    serves is refused at its line, with the closest path of the site.
+    """
+    site = tmp_path / "site"
+    (site / "js").mkdir(parents=True)
+    (site / "index.html").write_text("<html></html>")
+    (site / "js" / "app.js").write_text("app()")
+    manifest = tmp_path / "push.json"
+    manifest.write_text('{\n  "/js/app.js": [],\n  ' + entry + "\n}")
+    status, output = badInput(
+        twist, "--path", str(site), "--push-manifest", str(manifest)
+    )
+    assert status == 64
+    assertOneLine(output, "--push-manifest", f"{manifest}, line 3", *fragments)
 
 
 def test_missingManifest(twist, tmp_path):

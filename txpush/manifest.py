@@ -16,6 +16,7 @@ than as pushes that silently never happen.
 """
 
 import codecs
+import difflib
 import json
 import os
 import re
@@ -323,11 +324,17 @@ class _Reader:
     """
 
     def __init__(
-        self, path: Path | None, lines: _Lines | None, siteRoot: Path | None
+        self,
+        path: Path | None,
+        lines: _Lines | None,
+        siteRoot: Path | None,
+        requireFiles: bool = False,
     ) -> None:
         self._manifestPath = path
         self._lines = lines
         self._siteRoot = None if siteRoot is None else siteRoot.resolve()
+        self._requireFiles = requireFiles
+        self._site: _SiteFiles | None = None
 
     def _error(self, reason: str, line: int | None) -> ManifestError:
         return ManifestError(reason, self._manifestPath, line)
@@ -376,7 +383,7 @@ class _Reader:
         problem = _pageProblem(path)
         if problem is not None:
             raise self._error(f"page {_shown(page)} {problem}", line)
-        self._checkInsideSite(f"page {_shown(page)}", path, line)
+        self._checkInsideSite(f"page {_shown(page)}", path, line, page=True)
         return path
 
     def _fields(
@@ -437,7 +444,7 @@ class _Reader:
                 raise self._error(
                     f'the "as" of {what}, {_shown(rawAsType)}, {problem}', line
                 )
-        self._checkInsideSite(what, path, line)
+        self._checkInsideSite(what, path, line, page=False)
         return Asset(path, asType), line
 
     def _encoded(self, what: str, text: str, line: int | None) -> bytes:
@@ -450,7 +457,9 @@ class _Reader:
                 line,
             ) from None
 
-    def _checkInsideSite(self, what: str, path: bytes, line: int | None) -> None:
+    def _checkInsideSite(
+        self, what: str, path: bytes, line: int | None, page: bool
+    ) -> None:
         if self._siteRoot is None:
             return
         relative = unquote_to_bytes(path.split(b"?", 1)[0]).lstrip(b"/")
@@ -467,10 +476,100 @@ class _Reader:
                 "the file into the site, or drop the entry",
                 line,
             )
+        if self._requireFiles and target is not None:
+            problem = self._missingProblem(path, target, page)
+            if problem is not None:
+                raise self._error(f"{what} {problem}", line)
+
+    def _missingProblem(self, path: bytes, target: Path, page: bool) -> str | None:
+        # Why the site serves nothing there, as static.File would serve it.
+        written = path.split(b"?", 1)[0].decode("ascii")
+        if page and written.endswith("/"):
+            if target.is_dir():
+                if _hasIndex(target):
+                    return None
+                return (
+                    f"names a directory without an index.html, which is served "
+                    f"as a directory listing: add {target / 'index.html'}, or "
+                    "name a page of the site"
+                )
+        elif target.is_file():
+            return None
+        elif target.is_dir():
+            if page:
+                return (
+                    "names a directory, which is redirected to its path with a "
+                    f"/ at the end: write {_shown(written + '/')}"
+                )
+            return "names a directory, not a file: name a file of the site"
+        if self._site is None:
+            assert self._siteRoot is not None
+            self._site = _SiteFiles(self._siteRoot)
+        near = self._site.nearest(written, page)
+        hint = "" if near is None else f"did you mean {_shown(near)}? "
+        return (
+            f"names no file of the site root {self._siteRoot}: {hint}fix the "
+            "path, add the file, or drop the entry"
+        )
+
+
+_INDEX_NAMES = ("index.html", "index.htm", "index")
+"""What C{twisted.web.static.File} serves for a directory, other than Python
+scripts (C{index.rpy}), which a manifest's site does not run."""
+
+_MAX_WALKED = 20000
+"""The most directory entries looked at for a suggestion: a huge site is
+not walked whole for a message."""
+
+# Characters a suggestion writes as they are; the rest are percent-encoded,
+# as pathProblem wants them.
+_SAFE = "/!$&'()*+=:@~"
+
+
+def _hasIndex(directory: Path) -> bool:
+    return any((directory / name).is_file() for name in _INDEX_NAMES)
+
+
+class _SiteFiles:
+    """
+    The paths a site serves, as a manifest writes them, for suggestions: its
+    files, and its directories with an index (with a C{/} at the end), as
+    many as L{_MAX_WALKED} entries give.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.files: list[str] = []
+        self.directories: list[str] = []
+        walked = 0
+        # os.walk does not follow links to directories: no loops.
+        for directory, subdirectories, names in os.walk(root):
+            subdirectories.sort()
+            walked += len(subdirectories) + len(names)
+            relative = Path(directory).relative_to(root).as_posix()
+            prefix = "/" if relative == "." else f"/{quote(relative, safe=_SAFE)}/"
+            if set(names) & set(_INDEX_NAMES):
+                self.directories.append(prefix)
+            self.files.extend(prefix + quote(name, safe=_SAFE) for name in names)
+            if walked >= _MAX_WALKED:
+                break
+
+    def nearest(self, path: str, page: bool) -> str | None:
+        """
+        The served path closest to C{path}, if one is close.
+
+        @param path: A path, percent-encoded, without query.
+        @param page: Whether directories with an index count.
+        """
+        candidates = self.files + self.directories if page else self.files
+        found = difflib.get_close_matches(path, candidates, n=1, cutoff=0.6)
+        return found[0] if found else None
 
 
 def loadManifest(
-    path: str | os.PathLike[str], siteRoot: str | os.PathLike[str] | None = None
+    path: str | os.PathLike[str],
+    siteRoot: str | os.PathLike[str] | None = None,
+    *,
+    requireFiles: bool = False,
 ) -> Manifest:
     """
     Read a push manifest from a JSON file.
@@ -495,11 +594,20 @@ def loadManifest(
         object), if any: then every page
         and asset path, percent-decoded and with symbolic links followed,
         must name a file (existing or not) inside it.
+    @param requireFiles: With C{siteRoot}, also refuse a path that names
+        nothing the site serves as L{twisted.web.static.File} serves it: an
+        asset must name a file, and a page a file or, when it ends with
+        C{/}, a directory with an C{index.html} (or C{index.htm} or
+        C{index}).  The message suggests the closest path the site has, if
+        one is close.
     @return: The manifest.
     @raise ManifestError: The file cannot be read, is not UTF-8 or JSON, is
         not of the manifest's shape, or names a path that is invalid or
-        outside the site.
+        outside the site, or, with C{requireFiles}, not in it.
+    @raise ValueError: C{requireFiles} is given without C{siteRoot}.
     """
+    if requireFiles and siteRoot is None:
+        raise ValueError("requireFiles needs a siteRoot to look for files in")
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -546,4 +654,4 @@ def loadManifest(
             path,
         ) from None
     root = None if siteRoot is None else Path(siteRoot)
-    return _Reader(path, lines, root).read(data)
+    return _Reader(path, lines, root, requireFiles).read(data)

@@ -460,14 +460,17 @@ def _endpointEscape(value: str) -> str:
 def loadSiteManifest(settings: ServeSettings) -> Manifest | None:
     """
     @param settings: The settings.
-    @return: Their manifest, loaded and checked against the site.
+    @return: Their manifest, loaded and checked against the site: every page
+        and asset must name what the site serves.
     @raise usage.UsageError: It cannot be read or is wrong; the message names
         the file, the line and what to do.
     """
     if settings.manifest is None:
         return None
     try:
-        return loadManifest(settings.manifest, siteRoot=settings.site or DEMO_SITE)
+        return loadManifest(
+            settings.manifest, siteRoot=settings.site or DEMO_SITE, requireFiles=True
+        )
     except ManifestError as e:
         raise usage.UsageError(f"--push-manifest: {e}") from None
 
