@@ -595,7 +595,7 @@ def loadManifest(
         and asset path, percent-decoded and with symbolic links followed,
         must name a file (existing or not) inside it.
     @param requireFiles: With C{siteRoot}, also refuse a path that names
-        nothing the site serves as L{twisted.web.static.File} serves it: an
+        nothing the site serves as C{twisted.web.static.File} serves it: an
         asset must name a file, and a page a file or, when it ends with
         C{/}, a directory with an C{index.html} (or C{index.htm} or
         C{index}).  The message suggests the closest path the site has, if
