@@ -229,8 +229,9 @@ class CacheDigest:
     A set of asset paths with no false negatives and a small rate of false
     positives, stored in the C{h2o_casper} cookie format.
 
-    A digest is mutable: L{add} and L{merge} change it in place and tell
-    whether they did, so that the cookie is sent again only when it changed.
+    A digest is mutable: L{add}, L{discard} and L{merge} change it in place
+    and tell whether they did, so that the cookie is sent again only when it
+    changed.
     It is therefore not hashable.  Two digests are equal when they have the
     same capacity and the same keys.
     """
@@ -315,6 +316,22 @@ class CacheDigest:
         """
         size = len(self._keys)
         self._keys.add(_key(path, self._capacityBits))
+        return len(self._keys) != size
+
+    def discard(self, path: str | bytes) -> bool:
+        """
+        Forget that the client was sent C{path}.
+
+        A key stands for every path that hashes to it, so this also forgets
+        any other path with the same key: that one may then be pushed again,
+        which is the safe side of a digest.
+
+        @param path: The path as sent, including any query string.
+        @return: C{True} if the digest changed, C{False} if C{path}'s key was
+            not in it.
+        """
+        size = len(self._keys)
+        self._keys.discard(_key(path, self._capacityBits))
         return len(self._keys) != size
 
     def merge(self, other: CacheDigest) -> bool:
