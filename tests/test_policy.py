@@ -35,13 +35,12 @@ def digestOf(*assets: Asset) -> CacheDigest:
 
 def test_firstVisitPushesEverything():
     """
-    With an empty digest, every asset is pushed and listed as preload; the
-    blocking ones are remembered in the digest.
+    With an empty digest, every asset is pushed and listed as preload,
+    images as well as stylesheets and scripts.
     """
     plan = planPage(PushPolicy(), PUSHING, PAGE, CacheDigest())
     assert plan.push == (STYLE, APP, LOGO)
     assert plan.preload == (STYLE, APP, LOGO)
-    assert plan.remember == (STYLE, APP)
     assert plan.hint == () and plan.reason is None
 
 
@@ -88,7 +87,6 @@ def test_maxPushes():
     assert plan.push == (STYLE,)
     assert plan.skippedLimit == (APP, LOGO)
     assert plan.preload == (STYLE, APP, LOGO)
-    assert plan.remember == (STYLE,)
 
 
 def test_pushOffHintsEveryone():
@@ -117,15 +115,31 @@ def test_ineligiblePages(facts, reason):
     """
     plan = planPage(PushPolicy(), facts, PAGE, CacheDigest())
     assert plan.reason == reason
-    assert plan.push == plan.hint == plan.preload == plan.remember == ()
+    assert plan.push == plan.hint == plan.preload == ()
 
 
-def test_trackAll():
+@pytest.mark.parametrize("facts", [PUSHING, HINTING])
+def test_failingAssetsAreLeftOut(facts):
     """
-    Tracking all remembers every pushed asset.
+    An asset that answered an error when last pushed for the page is
+    neither pushed, hinted nor listed; the others are.
     """
-    plan = planPage(PushPolicy(track=TRACK_ALL), PUSHING, PAGE, CacheDigest())
-    assert plan.remember == tuple(PAGE)
+    plan = planPage(PushPolicy(), facts, PAGE, CacheDigest(), failing={APP.path})
+    assert plan.skippedFailing == (APP,)
+    assert APP not in plan.push + plan.hint + plan.preload
+    assert STYLE in plan.preload and LOGO in plan.preload
+
+
+def test_cachedBeatsFailing():
+    """
+    An asset the digest names counts as cached, failing or not.
+    """
+    plan = planPage(
+        PushPolicy(), PUSHING, PAGE, digestOf(APP), failing={APP.path, LOGO.path}
+    )
+    assert plan.skippedCached == (APP,)
+    assert plan.skippedFailing == (LOGO,)
+    assert plan.push == (STYLE,)
 
 
 def test_mergeAssetsFirstListingWins():
@@ -156,7 +170,7 @@ def test_mergeAssetsFirstListingWins():
 )
 def test_tracksFetchedResponse(path, status, contentType, tracked):
     """
-    A response the client fetched itself is remembered when it is a 2xx
+    A response the client fetched itself is remembered when it is a 200
     blocking asset, by media type or extension.
     """
     assert (
@@ -173,6 +187,15 @@ def test_trackAllFetched():
     assert tracksFetchedResponse(policy, b"GET", b"/logo.png", 200, b"image/png")
     assert tracksFetchedResponse(policy, b"GET", b"/f.woff2", 200, b"font/woff2")
     assert not tracksFetchedResponse(policy, b"GET", b"/", 200, b"text/html")
+
+
+def test_noStoreIsNotTracked():
+    """
+    A response the client may not keep does not go into its digest.
+    """
+    assert not tracksFetchedResponse(
+        PushPolicy(), b"GET", b"/app.js", 200, None, noStore=True
+    )
 
 
 def test_onlyWholeGETResponsesAreTracked():
@@ -235,4 +258,3 @@ def test_planInvariants(pagePaths, cachedPaths, diaryPaths, maxPushes, canPush, 
         + plan.skippedLimit
     )
     assert sorted(a.path for a in buckets) == sorted(a.path for a in assets)
-    assert set(plan.remember) <= set(plan.push + plan.hint)

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from txpush.assets import Asset
 from txpush.config import PushConfig
 from txpush.connectionstate import ConnectionPushState
+from txpush.delivery import UndeliveredBook
 from txpush.digest import CacheDigest
+from txpush.failedassets import FailedAssets
 from txpush.learning import AssetLearner, LearningConfig
 from txpush.manifest import Manifest
 from txpush.session import (
@@ -74,8 +76,9 @@ def run(
 def test_clientThatCannotPushGetsHintsAndPreloads():
     """
     A client that takes no pushes gets every asset as Early Hints before the
-    page renders, and as preload headers; the digest records the blocking
-    ones (stylesheets and scripts, by default).
+    page renders, and as preload headers.  The digest records none of them:
+    the client has not got them yet (it records each when the client
+    fetches it), so the page sets no cookie.
     """
     config = PushConfig(manifest=MANIFEST)
     session = PageSession(config, page(), ConnectionPushState())
@@ -90,9 +93,7 @@ def test_clientThatCannotPushGetsHintsAndPreloads():
     assert actions.push == ()
     assert actions.preloadLinks == hints
     assert outcome.hinted == (STYLE, APP, LOGO)
-    assert outcome.setCookie is not None
-    digest = digestOf(outcome.setCookie)
-    assert b"/style.css" in digest and b"/app.js" in digest
+    assert outcome.setCookie is None
     assert session.outcome is outcome
 
 
@@ -386,6 +387,177 @@ def test_planPartitionsTheAssets(
     )
     repeat.earlyHints()
     again, _ = run(repeat)
-    remembered = {a.path for a in plan.push} if canPush else set(fresh)
+    remembered = {a.path for a in plan.push}
+    pushedKeys = digestOf(cookieFor(*remembered, config=config), config).keys()
+    assert set(updated.keys()) == set(presented.keys()) | set(pushedKeys)
     assert not {a.path for a in again.push} & remembered
     assert not {a.path for a in repeat.hintsSent()} & remembered
+
+
+def pushingSession(connection, cookie=None, **overrides):
+    """A session of a client that takes pushes, on C{connection}."""
+    config = overrides.pop("config", PushConfig(manifest=MANIFEST))
+    cookies = () if cookie is None else (cookie,)
+    return PageSession(
+        config,
+        page(canPush=True, cookieHeaders=cookies, client="192.0.2.1"),
+        connection,
+        **overrides,
+    )
+
+
+def test_pushedImagesAreRememberedWhateverTheTracking():
+    """
+    Every pushed asset goes into the digest, images too: the tracking only
+    decides which fetched responses are recorded.
+    """
+    _, outcome = run(pushingSession(ConnectionPushState()))
+    assert set(digestOf(outcome.setCookie).keys()) == set(
+        digestOf(cookieFor(b"/style.css", b"/app.js", b"/logo.svg")).keys()
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "completed", "noStore"),
+    [(404, True, False), (500, True, False), (200, False, False), (200, True, True)],
+)
+def test_failedPushIsTakenOutOfTheNextCookie(status, completed, noStore):
+    """
+    A push that fails (an error, cut short, not to be kept): the next
+    response on the connection sets a cookie without it, though it needs
+    nothing new.
+    """
+    connection = ConnectionPushState()
+    first = pushingSession(connection)
+    _, outcome = run(first)
+    assert first.pushEnded(b"/app.js", 200, True, False, 1.0) is False
+    first.pushEnded(b"/logo.svg", status, completed, noStore, 1.0)
+    assert b"/logo.svg" in connection.undelivered and connection.correctionDue
+    cookie = outcome.setCookie.split(b";", 1)[0]
+    asset = PageSession(
+        PushConfig(manifest=MANIFEST),
+        page(path=b"/style.css", uri=b"/style.css", cookieHeaders=(cookie,)),
+        connection,
+    )
+    _, following = run(asset, PageResponse(status=200, contentType=b"text/css"))
+    assert following.setCookie is not None
+    assert set(digestOf(following.setCookie).keys()) == set(
+        digestOf(cookieFor(b"/style.css", b"/app.js")).keys()
+    )
+    assert not connection.correctionDue
+
+
+def test_errorIsNewsOnceAndLeftOutOfThePage():
+    """
+    A push answering 400 or more is news once; the page then neither pushes
+    nor hints it until its retry time; a success makes the next failure
+    news again.
+    """
+    failures = FailedAssets(retryAfter=60)
+    session = pushingSession(ConnectionPushState(), failures=failures)
+    run(session)
+    assert session.pushEnded(b"/app.js", 404, True, False, 10.0) is True
+    assert session.pushEnded(b"/app.js", 404, True, False, 11.0) is False
+    assert session.pushEnded(b"/logo.svg", 304, True, False, 11.0) is False
+    later = pushingSession(ConnectionPushState(), failures=failures, now=69.0)
+    actions, outcome = run(later)
+    assert [a.path for a in actions.push] == [b"/style.css", b"/logo.svg"]
+    assert outcome.plan.skippedFailing == (APP,)
+    hinting = PageSession(
+        PushConfig(manifest=MANIFEST), page(), failures=failures, now=69.0
+    )
+    assert b"/app.js" not in b"".join(hinting.earlyHints())
+    retried = pushingSession(ConnectionPushState(), failures=failures, now=71.0)
+    assert APP in run(retried)[0].push
+    retried.pushEnded(b"/app.js", 200, True, False, 72.0)
+    assert retried.pushEnded(b"/app.js", 404, True, False, 73.0) is True
+
+
+def test_nextConnectionIsCorrectedFromTheBook():
+    """
+    A push that failed with its connection: the client's next connection,
+    presenting the cookie it was last sent, gets it pushed again; another
+    client with the same cookie does not, and the entry is taken once.
+    """
+    book = UndeliveredBook()
+    connection = ConnectionPushState()
+    first = pushingSession(connection, undelivered=book)
+    _, outcome = run(first)
+    first.pushEnded(b"/logo.svg", 200, False, False, 1.0)
+    cookie = outcome.setCookie.split(b";", 1)[0]
+    stranger = PageSession(
+        PushConfig(manifest=MANIFEST),
+        page(canPush=True, cookieHeaders=(cookie,), client="192.0.2.9"),
+        ConnectionPushState(),
+        undelivered=book,
+    )
+    assert run(stranger)[0].push == ()
+    again = pushingSession(ConnectionPushState(), cookie, undelivered=book)
+    actions, repeat = run(again)
+    assert actions.push == (LOGO,)
+    # Pushed again: the cookie it holds is right once more.
+    assert repeat.setCookie is None
+    once = pushingSession(ConnectionPushState(), cookie, undelivered=book)
+    assert run(once)[0].push == ()
+
+
+def test_fetchedAssetCutShortIsTakenBack():
+    """
+    A fetched stylesheet whose response was cut short: the next response
+    sets a cookie without it.
+    """
+    connection = ConnectionPushState()
+    config = PushConfig()
+    fetched = PageSession(
+        config, page(path=b"/style.css", uri=b"/style.css"), connection
+    )
+    _, outcome = run(fetched, PageResponse(status=200, contentType=b"text/css"))
+    assert outcome.recordedItself and outcome.setCookie is not None
+    fetched.responseEnded(False, 2.0)
+    script = PageSession(
+        config,
+        page(
+            path=b"/app.js",
+            uri=b"/app.js",
+            cookieHeaders=(outcome.setCookie.split(b";", 1)[0],),
+        ),
+        connection,
+    )
+    _, following = run(script, PageResponse(status=200, contentType=b"text/javascript"))
+    assert set(digestOf(following.setCookie).keys()) == set(
+        digestOf(cookieFor(b"/app.js")).keys()
+    )
+
+
+def test_noStoreFetchIsNotRemembered():
+    """
+    A fetched script with Cache-Control: no-store is not recorded.
+    """
+    session = PageSession(PushConfig(), page(path=b"/app.js", uri=b"/app.js"))
+    _, outcome = run(
+        session,
+        PageResponse(status=200, contentType=b"text/javascript", noStore=True),
+    )
+    assert not outcome.recordedItself and outcome.setCookie is None
+
+
+def test_sourceOfEachAsset():
+    """
+    Where an asset came from, for the warning: assetsFor first, then the
+    manifest, learning, and the page's Link headers.
+    """
+    own = Asset(b"/own.js", "script")
+    session = pushingSession(ConnectionPushState(), ownAssets=[own])
+    session.respond(
+        PageResponse(
+            status=200,
+            contentType=b"text/html",
+            linkHeaders=(b"</linked.css>; rel=preload; as=style",),
+        ),
+        now=0.0,
+    )
+    assert session.sourceOf(own) == "assetsFor"
+    assert session.sourceOf(APP) == "the manifest"
+    assert session.sourceOf(Asset(b"/linked.css", "style")) == (
+        "a Link header of the page"
+    )

@@ -21,6 +21,7 @@ from txpush.digest import (
     CacheDigest,
     setCookieHeaderValue,
 )
+from txpush.failedassets import DEFAULT_RETRY_AFTER
 from txpush.learning import LearningConfig
 from txpush.manifest import Manifest
 from txpush.policy import DEFAULT_MAX_PUSHES, TRACK_BLOCKING_ASSETS, PushPolicy
@@ -61,6 +62,9 @@ class PushConfig:
         headers on its response.
     @ivar learning: Learn pages' assets from traffic (see
         L{txpush.learning}), or L{None} not to.
+    @ivar failedAssetRetry: How long, in seconds, an asset whose push
+        answered 400 or more is left out of its page (neither pushed nor
+        hinted nor listed) before it is tried again.
     """
 
     manifest: Manifest | None = None
@@ -76,8 +80,16 @@ class PushConfig:
     readLinkHeaders: bool = True
     addLinkHeaders: bool = True
     learning: LearningConfig | None = None
+    failedAssetRetry: float = attrs.field(default=DEFAULT_RETRY_AFTER)
     # Made once, here, rather than on every request.
     _policy: PushPolicy = attrs.field(init=False, repr=False, eq=False)
+
+    @failedAssetRetry.validator
+    def _checkFailedAssetRetry(self, attribute: object, value: float) -> None:
+        if not value >= 0 or value == float("inf"):
+            raise ValueError(
+                f"failedAssetRetry must be a number of seconds, 0 or more, not {value}"
+            )
 
     def __attrs_post_init__(self) -> None:
         # Fail at configuration time, not on the first request.

@@ -13,6 +13,12 @@ from txpush.diary import DEFAULT_DIARY_SIZE, PushDiary
 from txpush.digest import CacheDigest
 from txpush.learning import ConnectionLoads
 
+MAX_UNDELIVERED = 1024
+"""
+The most undelivered assets one connection remembers; past it the oldest
+go, and a cookie may then keep naming one of them.
+"""
+
 
 class ConnectionPushState:
     """
@@ -27,6 +33,14 @@ class ConnectionPushState:
         not undo each other.
     @ivar pageLoads: The recent page loads, for learned push; L{None} until
         the first.
+    @ivar undelivered: The assets a cookie sent on this connection may name
+        that the client did not get (see L{txpush.delivery}); every later
+        digest of the connection leaves them out.
+    @ivar cookieValueSent: The value of the digest cookie last sent, as it
+        was sent, or L{None}.
+    @ivar correctionDue: Whether an asset failed since the last cookie was
+        sent, so the client's cookie claims too much and the next response
+        sends a corrected one.
     """
 
     def __init__(self, diarySize: int = DEFAULT_DIARY_SIZE) -> None:
@@ -37,6 +51,9 @@ class ConnectionPushState:
         self.pushedStreamIDs: set[int] = set()
         self.digestSent: CacheDigest | None = None
         self.pageLoads: ConnectionLoads | None = None
+        self.undelivered: dict[bytes, None] = {}
+        self.cookieValueSent: str | None = None
+        self.correctionDue = False
         self._origins: dict[int, tuple[bytes | None, bytes | None]] = {}
 
     def streamOpened(
@@ -94,13 +111,42 @@ class ConnectionPushState:
         snapshot = CacheDigest(digest.capacityBits)
         snapshot.merge(digest)
         self.digestSent = snapshot
+        self.cookieValueSent = snapshot.cookieValue()
+        self.correctionDue = False
 
     def mergeDigestSent(self, digest: CacheDigest) -> None:
         """
-        Add to C{digest} what this connection's responses already sent.
+        Add to C{digest} what this connection's responses already sent, and
+        take out what the client did not get.
 
         @param digest: The client's digest, as its request presented it.
         """
         sent = self.digestSent
         if sent is not None and sent.capacityBits == digest.capacityBits:
             digest.merge(sent)
+        for path in self.undelivered:
+            digest.discard(path)
+
+    def deliveryFailed(self, path: bytes) -> None:
+        """
+        The client did not get C{path} whole, though a cookie may already
+        name it: leave it out of every later digest of the connection.
+
+        @param path: The asset, with its query.
+        """
+        self.undelivered.pop(path, None)
+        self.undelivered[path] = None
+        while len(self.undelivered) > MAX_UNDELIVERED:
+            del self.undelivered[next(iter(self.undelivered))]
+        if self.digestSent is not None:
+            self.digestSent.discard(path)
+            self.correctionDue = True
+
+    def delivering(self, path: bytes) -> None:
+        """
+        C{path} is being sent again, and goes into the digest again: its
+        own failure, if it fails, calls L{deliveryFailed}.
+
+        @param path: The asset, with its query.
+        """
+        self.undelivered.pop(path, None)

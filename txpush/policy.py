@@ -14,13 +14,17 @@ from collections.abc import Container, Iterable, Sequence
 import attrs
 
 from txpush.assets import BLOCKING_AS_TYPES, Asset, guessAsType, isBlocking
+from txpush.delivery import isDelivered
 from txpush.digest import CacheDigest
 
 TRACK_BLOCKING_ASSETS = "blocking-assets"
-"""Track only stylesheets and scripts in the digest (H2O's default)."""
+"""
+Record in the digest the stylesheets and scripts the client fetches itself
+(H2O's default).  Pushed assets are recorded whatever their type.
+"""
 
 TRACK_ALL = "all"
-"""Track every asset in the digest."""
+"""Record in the digest every asset the client fetches itself."""
 
 TRACKED_TYPES = (TRACK_BLOCKING_ASSETS, TRACK_ALL)
 """The values of L{PushPolicy.track}."""
@@ -46,8 +50,10 @@ class PushPolicy:
 
     @ivar maxPushes: The most assets pushed for one page; the rest are left to
         the client (they still get C{Link} preload headers).
-    @ivar track: Which assets the digest records: L{TRACK_BLOCKING_ASSETS}
-        (stylesheets and scripts) or L{TRACK_ALL}.
+    @ivar track: Which assets the client fetches itself (rather than has
+        pushed) the digest records: L{TRACK_BLOCKING_ASSETS} (stylesheets
+        and scripts) or L{TRACK_ALL}.  Every pushed asset the client gets
+        whole is recorded, whatever its type.
     @ivar push: Whether to push at all; when L{False}, every client gets
         Early Hints and C{Link} preload headers instead.
     """
@@ -71,7 +77,8 @@ class PushPolicy:
     def tracks(self, asset: Asset) -> bool:
         """
         @param asset: An asset.
-        @return: Whether the digest records it.
+        @return: Whether the digest records it when the client fetches it
+            itself.
         """
         return self.track == TRACK_ALL or isBlocking(asset)
 
@@ -105,20 +112,21 @@ class PagePlan:
     @ivar hint: Assets to announce in C{103 Early Hints} (clients that do not
         take pushes).
     @ivar preload: Assets to list as C{Link: rel=preload} on the response.
-    @ivar remember: Assets to add to the client's digest.
     @ivar skippedCached: Assets the digest says the client has.
     @ivar skippedDiary: Assets already pushed on this connection.
     @ivar skippedLimit: Assets beyond L{PushPolicy.maxPushes}.
+    @ivar skippedFailing: Assets that answered an error when last pushed for
+        this page (see L{txpush.failedassets}).
     @ivar reason: Why nothing is done for the page at all, or L{None}.
     """
 
     push: tuple[Asset, ...] = ()
     hint: tuple[Asset, ...] = ()
     preload: tuple[Asset, ...] = ()
-    remember: tuple[Asset, ...] = ()
     skippedCached: tuple[Asset, ...] = ()
     skippedDiary: tuple[Asset, ...] = ()
     skippedLimit: tuple[Asset, ...] = ()
+    skippedFailing: tuple[Asset, ...] = ()
     reason: str | None = None
 
 
@@ -153,17 +161,21 @@ def planPage(
     assets: Sequence[Asset],
     digest: CacheDigest | None,
     diary: Container[bytes] = (),
+    failing: Container[bytes] = (),
 ) -> PagePlan:
     """
     Decide a page's pushes, hints and preload headers.
 
     Only GET pages that are not conditional and answer 2xx get anything.
-    Assets the digest says the client has are neither pushed nor hinted (and
-    never promised then cancelled).  A client that takes pushes gets up to
-    C{maxPushes} assets not already pushed on the connection; the others get
-    the same assets as Early Hints.  Every asset not cached is listed as a
-    preload link on the response.  Pushed and hinted assets of tracked types
-    go into the digest.
+    Assets the digest says the client has are neither pushed, hinted nor
+    listed (and never promised then cancelled), and neither are those that
+    answered an error when last pushed for the page.  A client that takes
+    pushes gets up to C{maxPushes} of the others not already pushed on the
+    connection, and preload links for those and the ones over the limit;
+    any other client gets them all as Early Hints and preload links.
+
+    The digest is the caller's to update, with the pushes that reach the
+    client whole (see L{txpush.delivery}).
 
     @param policy: The rules.
     @param facts: The page request and response.
@@ -171,6 +183,8 @@ def planPage(
     @param digest: The client's digest, or L{None} when push is not cache
         aware.
     @param diary: The paths already pushed on this connection.
+    @param failing: The paths left out of this page for now: they answered
+        an error when pushed.
     @return: The plan.
     """
     reason = _ineligible(facts)
@@ -178,14 +192,20 @@ def planPage(
         return PagePlan(reason=reason)
     fresh: list[Asset] = []
     cached: list[Asset] = []
+    broken: list[Asset] = []
     for asset in assets:
-        (cached if digest is not None and asset.path in digest else fresh).append(asset)
+        if digest is not None and asset.path in digest:
+            cached.append(asset)
+        elif asset.path in failing:
+            broken.append(asset)
+        else:
+            fresh.append(asset)
     if not (facts.canPush and policy.push):
         return PagePlan(
             hint=tuple(fresh),
             preload=tuple(fresh),
-            remember=tuple(a for a in fresh if policy.tracks(a)),
             skippedCached=tuple(cached),
+            skippedFailing=tuple(broken),
         )
     push: list[Asset] = []
     inDiary: list[Asset] = []
@@ -200,10 +220,10 @@ def planPage(
     return PagePlan(
         push=tuple(push),
         preload=tuple(push + overLimit),
-        remember=tuple(a for a in push if policy.tracks(a)),
         skippedCached=tuple(cached),
         skippedDiary=tuple(inDiary),
         skippedLimit=tuple(overLimit),
+        skippedFailing=tuple(broken),
     )
 
 
@@ -234,6 +254,7 @@ def tracksFetchedResponse(
     path: bytes,
     status: int,
     contentType: bytes | None,
+    noStore: bool = False,
 ) -> bool:
     """
     Whether a response the client asked for itself goes into its digest.
@@ -244,11 +265,14 @@ def tracksFetchedResponse(
     @param status: The response status: only a whole 200 response counts
         (not a 206 range, not a 304 the client already had).
     @param contentType: The response's C{Content-Type}, if any.
+    @param noStore: Whether the response carries C{Cache-Control:
+        no-store}: the client may not keep it.
     @return: Whether to add C{path} to the client's digest: a whole GET
-        response that is an asset (see L{fetchedAssetType}) of a tracked
-        type.
+        response that may be stored and is an asset (see
+        L{fetchedAssetType}) of a tracked type.  It still has to reach its
+        end (see L{txpush.delivery}).
     """
-    if method != b"GET" or status != 200:
+    if method != b"GET" or not isDelivered(status, True, noStore):
         return False
     asType = fetchedAssetType(path, contentType)
     if asType is None:

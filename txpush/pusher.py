@@ -23,6 +23,7 @@ from txpush._twisted.requests import (
     pushingConnectionOf,
     streamRequest,
 )
+from txpush.delivery import forbidsStoring
 from txpush.diary import PushDiary
 from txpush.errors import (
     PushLimitReachedError,
@@ -52,6 +53,8 @@ class PushResult:
         when the client reset the stream or the connection was lost first.
     @ivar status: The response status code, if headers were written.
     @ivar bytesSent: Body bytes written for the pushed response.
+    @ivar noStore: Whether the response carried C{Cache-Control: no-store},
+        so the client may not keep it.
     """
 
     path: bytes
@@ -59,6 +62,7 @@ class PushResult:
     completed: bool
     status: int | None
     bytesSent: int
+    noStore: bool = False
 
 
 @implementer(IPusher)
@@ -171,6 +175,9 @@ def _pushOutcome(pushed: Request, path: bytes, streamID: int) -> Deferred[PushRe
             completed=not isinstance(outcome, Failure),
             status=pushed.code if pushed.startedWriting else None,
             bytesSent=pushed.sentLength,
+            noStore=forbidsStoring(
+                pushed.responseHeaders.getRawHeaders(b"cache-control", ())
+            ),
         )
 
     return pushed.notifyFinish().addBoth(result)

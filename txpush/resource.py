@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.components import Componentized
+from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource, getChildForRequest
 
@@ -28,7 +30,9 @@ from txpush._twisted.requests import (
 )
 from txpush.assets import Asset, asset
 from txpush.config import PushConfig, PushCounters
+from txpush.delivery import UndeliveredBook, forbidsStoring
 from txpush.errors import PushError
+from txpush.failedassets import FailedAssets
 from txpush.interfaces import IPageSession, IPusher
 from txpush.learning import AssetLearner
 from txpush.policy import PagePlan
@@ -67,7 +71,12 @@ class CacheAwarePushResource(Resource):
     @ivar config: The L{PushConfig}.
     @ivar counters: The L{PushCounters}.
     @ivar learner: The L{AssetLearner}, when learning is on.
-    @ivar clock: The time source of learning's window.
+    @ivar undelivered: The L{UndeliveredBook}: what clients' cookies name
+        that they did not get, to correct on their next visit.
+    @ivar failures: The L{FailedAssets}: the assets whose push answered an
+        error, left out of their pages for a while.
+    @ivar clock: The time source of learning's window and of the
+        failures' retry time.
     @cvar isLeaf: Always true: this resource finds the wrapped resource for
         the whole path itself.
     @cvar log: Where decisions and failures are logged.
@@ -88,8 +97,8 @@ class CacheAwarePushResource(Resource):
         @param config: How to push; the defaults when L{None}.
         @param learner: What was learned before (see L{AssetLearner.load}),
             when C{config.learning} is set; a new learner when L{None}.
-        @param clock: The time source for learning's window; the reactor
-            when L{None}.
+        @param clock: The time source for learning's window and the
+            failures' retry time; the reactor when L{None}.
         """
         super().__init__()
         self.wrapped = wrapped
@@ -98,6 +107,8 @@ class CacheAwarePushResource(Resource):
         self.learner: AssetLearner | None = None
         if self.config.learning is not None:
             self.learner = learner or AssetLearner(self.config.learning)
+        self.undelivered = UndeliveredBook(lifetime=self.config.cookieMaxAge)
+        self.failures = FailedAssets(self.config.failedAssetRetry)
         if clock is None:
             from twisted.internet import reactor as clock
         self.clock: IReactorTime = clock  # type: ignore[assignment]
@@ -139,6 +150,7 @@ class CacheAwarePushResource(Resource):
         pusher = IPusher(request, None) if config.push else None
         scheme, authority = requestOrigin(request)
         headers = request.requestHeaders
+        client = getattr(request.getClientAddress(), "host", None)
         session = PageSession(
             config,
             PageRequest(
@@ -152,10 +164,14 @@ class CacheAwarePushResource(Resource):
                 scheme=scheme,
                 authority=authority,
                 canPush=pusher is not None,
+                client=client if isinstance(client, str) else None,
             ),
             connectionStateOf(request),
             self.learner,
             _assets(self.assetsFor(request)),
+            self.undelivered,
+            self.failures,
+            self.clock.seconds(),
         )
         if isinstance(request, Componentized):
             request.setComponent(IPageSession, session)
@@ -191,35 +207,71 @@ class CacheAwarePushResource(Resource):
                 status=request.code,
                 contentType=contentTypes[0] if contentTypes else None,
                 linkHeaders=tuple(responseHeaders.getRawHeaders(b"link", ())),
+                noStore=forbidsStoring(
+                    responseHeaders.getRawHeaders(b"cache-control", ())
+                ),
             ),
             self.clock.seconds(),
         )
-        pushed = [a for a in actions.push if pusher and self._push(pusher, a)]
+        # Only pushes whose promise went out: the digest names those.
+        promised = [(a, self._push(pusher, a)) for a in actions.push] if pusher else []
+        pushed = [a for a, result in promised if result is not None]
         for link in actions.preloadLinks:
             responseHeaders.addRawHeader(b"link", link)
         outcome = session.settle(pushed)
         if outcome.setCookie is not None:
             addSetCookie(request, outcome.setCookie)
+        for pushedAsset, result in promised:
+            if result is not None:
+                result.addCallback(self._pushed, request, session, pushedAsset)
+        if outcome.recordedItself:
+            request.notifyFinish().addBoth(self._responseEnded, session)
         self.counters.countPage(outcome)
         if outcome.hadAssets:
             self._logPage(request, outcome)
 
-    def _push(self, pusher: IPusher, pushedAsset: Asset) -> bool:
+    def _push(self, pusher: IPusher, pushedAsset: Asset) -> Deferred[PushResult] | None:
         try:
-            result = pusher.push(pushedAsset.path)
+            result: Deferred[PushResult] = pusher.push(pushedAsset.path)
         except PushError as e:
             self.counters.pushFailed += 1
             self.log.debug("Not pushed: {error}", error=e)
-            return False
-        result.addCallback(self._pushed)
-        return True
+            return None
+        return result
 
-    def _pushed(self, result: PushResult) -> None:
+    def _pushed(
+        self,
+        result: PushResult,
+        request: Any,
+        session: PageSession,
+        pushedAsset: Asset,
+    ) -> None:
         self.counters.countPush(result.bytesSent, result.completed)
         if not result.completed:
             self.log.debug(
                 "Client cancelled push of {path}", path=result.path, cancelled=True
             )
+        news = session.pushEnded(
+            pushedAsset.path,
+            result.status,
+            result.completed,
+            result.noStore,
+            self.clock.seconds(),
+        )
+        if news:
+            self.log.warn(
+                "Asset {asset} of page {page} answered {status} when pushed "
+                "(listed by {source}): it is neither pushed nor hinted for "
+                "that page for {retry} s; fix the path, or serve it",
+                asset=pushedAsset.path.decode("ascii", "replace"),
+                page=request.path.decode("ascii", "replace"),
+                status=result.status,
+                source=session.sourceOf(pushedAsset),
+                retry=f"{self.config.failedAssetRetry:g}",
+            )
+
+    def _responseEnded(self, outcome: object, session: PageSession) -> None:
+        session.responseEnded(not isinstance(outcome, Failure), self.clock.seconds())
 
     def _logPage(self, request: Any, outcome: PageOutcome) -> None:
         plan = outcome.plan

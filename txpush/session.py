@@ -13,7 +13,7 @@ socket or a reactor, so every rule is testable with plain values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 
 import attrs
 from zope.interface import implementer
@@ -21,7 +21,9 @@ from zope.interface import implementer
 from txpush.assets import Asset, pathProblem
 from txpush.config import PushConfig
 from txpush.connectionstate import ConnectionPushState
+from txpush.delivery import UndeliveredBook, isDelivered
 from txpush.digest import CacheDigest, setCookieHeaderValue
+from txpush.failedassets import FailedAssets
 from txpush.interfaces import IPageSession
 from txpush.learning import AssetLearner, PageLoad, pageKey, refererPage
 from txpush.linkheader import formatPreloadLink, parsePreloadLinks
@@ -53,6 +55,8 @@ class PageRequest:
     @ivar authority: The authority the client used, if known.
     @ivar canPush: Whether the client takes pushes on this connection now
         (and the configuration pushes).
+    @ivar client: The client's address (its host), if known: with the
+        cookie it presents, it finds what L{UndeliveredBook} keeps for it.
     """
 
     method: bytes
@@ -64,6 +68,7 @@ class PageRequest:
     scheme: bytes = b"https"
     authority: bytes | None = None
     canPush: bool = False
+    client: str | None = None
 
 
 @attrs.frozen
@@ -75,11 +80,13 @@ class PageResponse:
     @ivar status: The status code.
     @ivar contentType: The C{Content-Type}, if any.
     @ivar linkHeaders: Every C{Link} field value the resource set.
+    @ivar noStore: Whether it carries C{Cache-Control: no-store}.
     """
 
     status: int
     contentType: bytes | None = None
     linkHeaders: tuple[bytes, ...] = ()
+    noStore: bool = False
 
 
 @attrs.frozen
@@ -132,6 +139,9 @@ class PageOutcome:
         digest, or L{None} when the client's is up to date.
     @ivar learned: What learning recorded for this response, if anything.
     @ivar hadAssets: Whether the page had any assets at all.
+    @ivar recordedItself: Whether the digest now names the response itself
+        (an asset the client fetched): report its end to
+        L{PageSession.responseEnded}.
     """
 
     plan: PagePlan
@@ -139,6 +149,21 @@ class PageOutcome:
     setCookie: bytes | None = None
     learned: LearnedLoad | LearnedAsset | None = None
     hadAssets: bool = False
+    recordedItself: bool = False
+
+
+class _FailingFor:
+    """The paths failing for one page now, as a container."""
+
+    def __init__(self, failures: FailedAssets, page: bytes, now: float) -> None:
+        self._failures = failures
+        self._page = page
+        self._now = now
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, bytes) and self._failures.isFailing(
+            self._page, path, self._now
+        )
 
 
 @implementer(IPageSession)
@@ -150,7 +175,8 @@ class PageSession:
     Call, in order: L{PageSession.earlyHints} (and L{PageSession.hintsSent}
     if they went out), then, when the response headers are about to be
     written, L{PageSession.respond}, then L{PageSession.settle} with the
-    assets really pushed.
+    assets really pushed; then, as they end, L{PageSession.pushEnded} for
+    each push and L{PageSession.responseEnded} for the response itself.
 
     @ivar outcome: The L{PageOutcome}, once L{PageSession.settle} ran; else L{None}.
     """
@@ -162,6 +188,9 @@ class PageSession:
         connection: ConnectionPushState | None = None,
         learner: AssetLearner | None = None,
         ownAssets: Iterable[Asset] = (),
+        undelivered: UndeliveredBook | None = None,
+        failures: FailedAssets | None = None,
+        now: float = 0.0,
     ) -> None:
         """
         @param config: How to push and hint.
@@ -171,11 +200,18 @@ class PageSession:
         @param learner: The learner, when learning is on.
         @param ownAssets: The assets the application names for the page
             before rendering, first in precedence.
+        @param undelivered: What earlier connections' clients did not get,
+            to correct this client's digest with; L{None} not to.
+        @param failures: The assets that answered an error when pushed, to
+            leave out of their pages for a while; L{None} not to.
+        @param now: The time, in seconds.
         """
         self._config = config
         self._pageRequest = request
         self._connection = connection
         self._learner = learner
+        self._undeliveredBook = undelivered
+        self._failures = failures
         self.outcome: PageOutcome | None = None
         self._digest = (
             CacheDigest.fromCookieHeaders(
@@ -185,13 +221,20 @@ class PageSession:
             else None
         )
         self._presentedKeys = None if self._digest is None else self._digest.keys()
+        self._correctFromBook(now)
         self._mergeDigestSent()
+        self._failing: Container[bytes] = (
+            () if failures is None else _FailingFor(failures, request.path, now)
+        )
         learned: tuple[Asset, ...] = ()
         self._probe = False
         if learner is not None and request.method == b"GET":
             learned, self._probe = learner.assetsFor(pageKey(request.path))
+        self._ownAssets = tuple(ownAssets)
+        self._learnedAssets = learned
+        self._linkAssets: tuple[Asset, ...] = ()
         self._earlyAssets = mergeAssets(
-            ownAssets,
+            self._ownAssets,
             config.manifest.assetsFor(request.path) if config.manifest else (),
             learned,
         )
@@ -201,6 +244,18 @@ class PageSession:
         self._plan = PagePlan()
         self._response: PageResponse | None = None
         self._learned: LearnedLoad | LearnedAsset | None = None
+
+    def _correctFromBook(self, now: float) -> None:
+        digest, book = self._digest, self._undeliveredBook
+        client, connection = self._pageRequest.client, self._connection
+        if digest is None or book is None or client is None or not len(digest):
+            return
+        if connection is not None and connection.cookieValueSent is not None:
+            # This connection corrects its own cookies; the book is for the
+            # client's next connection.
+            return
+        for path in book.take(client, digest.cookieValue(), now):
+            digest.discard(path)
 
     def _mergeDigestSent(self) -> None:
         if self._digest is not None and self._connection is not None:
@@ -226,7 +281,11 @@ class PageSession:
         if self._pageRequest.canPush or not config.earlyHints or not self._earlyAssets:
             return ()
         plan = planPage(
-            config.policy, self._facts(None), self._earlyAssets, self._digest
+            config.policy,
+            self._facts(None),
+            self._earlyAssets,
+            self._digest,
+            failing=self._failing,
         )
         self._hintPlan = plan.hint
         return tuple(formatPreloadLink(a) for a in plan.hint)
@@ -255,9 +314,8 @@ class PageSession:
             if config.readLinkHeaders
             else []
         )
-        self._assets = mergeAssets(
-            self._earlyAssets, [link.asset for link in ownLinks if not link.nopush]
-        )
+        self._linkAssets = tuple(link.asset for link in ownLinks if not link.nopush)
+        self._assets = mergeAssets(self._earlyAssets, self._linkAssets)
         diary = self._connection.diary if self._connection is not None else ()
         self._plan = planPage(
             config.policy,
@@ -265,6 +323,7 @@ class PageSession:
             self._assets,
             self._digest,
             diary if request.canPush else (),
+            self._failing,
         )
         preloadLinks: tuple[bytes, ...] = ()
         if config.addLinkHeaders:
@@ -279,7 +338,10 @@ class PageSession:
 
     def settle(self, pushed: Sequence[Asset]) -> PageOutcome:
         """
-        The pushes are made: update the digest with what really went out.
+        The pushes are made: the digest names them, and the response itself
+        when it is an asset of a tracked type, from now on.  Those that then
+        do not reach the client whole are taken out again by
+        L{PageSession.pushEnded} and L{PageSession.responseEnded}.
 
         @param pushed: The assets of L{ResponseActions.push} that were
             pushed (a refused push is not remembered).
@@ -289,43 +351,127 @@ class PageSession:
         if self._response is None:
             raise RuntimeError("settle() comes after respond()")
         plan = self._plan
-        remember = [a for a in plan.remember if a in pushed or a not in plan.push]
+        recordedItself = self._recordsItself(self._response)
         self.outcome = PageOutcome(
             plan=attrs.evolve(plan, push=tuple(pushed)),
             hinted=self._hinted,
-            setCookie=self._updateDigest(self._response, remember),
+            setCookie=self._updateDigest(pushed, recordedItself),
             learned=self._learned,
             hadAssets=bool(self._assets),
+            recordedItself=recordedItself,
         )
         return self.outcome
 
-    def _updateDigest(
-        self, response: PageResponse, remember: list[Asset]
-    ) -> bytes | None:
-        digest, request = self._digest, self._pageRequest
-        if digest is None:
-            return None
-        # What other responses on this connection sent meanwhile.
-        self._mergeDigestSent()
-        for remembered in remember:
-            digest.add(remembered.path)
-        if tracksFetchedResponse(
+    def _recordsItself(self, response: PageResponse) -> bool:
+        request = self._pageRequest
+        return self._digest is not None and tracksFetchedResponse(
             self._config.policy,
             request.method,
             request.uri,
             response.status,
             response.contentType,
-        ):
-            digest.add(request.uri)
-        connection = self._connection
+            response.noStore,
+        )
+
+    def _updateDigest(
+        self, pushed: Sequence[Asset], recordedItself: bool
+    ) -> bytes | None:
+        digest, connection = self._digest, self._connection
+        if digest is None:
+            return None
+        # What other responses on this connection sent meanwhile.
+        self._mergeDigestSent()
+        paths = [a.path for a in pushed]
+        if recordedItself:
+            paths.append(self._pageRequest.uri)
+        for path in paths:
+            digest.add(path)
+            if connection is not None:
+                connection.delivering(path)
         sent = None if connection is None else connection.digestSent
-        if digest.keys() == self._presentedKeys or digest == sent:
+        correctionDue = connection is not None and connection.correctionDue
+        if not correctionDue and (
+            digest.keys() == self._presentedKeys or digest == sent
+        ):
             return None
         if connection is not None:
             connection.rememberDigestSent(digest)
         return setCookieHeaderValue(
             digest, self._config.cookieName, self._config.cookieMaxAge
         )
+
+    def pushEnded(
+        self,
+        path: bytes,
+        status: int | None,
+        completed: bool,
+        noStore: bool,
+        now: float,
+    ) -> bool:
+        """
+        A push of this page ended.  Unless the client got it whole and may
+        keep it (see L{isDelivered<txpush.delivery.isDelivered>}), the next
+        response to the client takes it out of its digest; one that answered
+        400 or more is left out of this page for a while.
+
+        @param path: The pushed asset, with its query.
+        @param status: Its status, or L{None} when no headers went out.
+        @param completed: Whether it was sent to its end.
+        @param noStore: Whether it carries C{Cache-Control: no-store}.
+        @param now: The time, in seconds.
+        @return: Whether it answered an error that is news for this page:
+            log it (see L{PageSession.sourceOf}).
+        """
+        failures, page = self._failures, self._pageRequest.path
+        if isDelivered(status, completed, noStore):
+            if failures is not None:
+                failures.succeeded(page, path)
+            return False
+        self._undelivered(path, now)
+        if failures is None or status is None or status < 400:
+            return False
+        return failures.failed(page, path, now)
+
+    def responseEnded(self, completed: bool, now: float) -> None:
+        """
+        The response itself ended; call it when L{PageOutcome.recordedItself}.
+
+        @param completed: Whether it was sent to its end; if not, the next
+            response to the client takes it out of its digest.
+        @param now: The time, in seconds.
+        """
+        if not completed:
+            self._undelivered(self._pageRequest.uri, now)
+
+    def _undelivered(self, path: bytes, now: float) -> None:
+        connection, client = self._connection, self._pageRequest.client
+        if connection is None or self._digest is None:
+            return
+        cookieValue = connection.cookieValueSent
+        if self._undeliveredBook is not None and client and cookieValue:
+            # In case this connection ends before it can send the correction.
+            self._undeliveredBook.undelivered(client, cookieValue, path, now)
+        connection.deliveryFailed(path)
+
+    def sourceOf(self, asset: Asset) -> str:
+        """
+        Where this page's asset came from, for a log line.
+
+        @param asset: One of the page's assets.
+        @return: C{"assetsFor"}, the manifest's file and line, C{"learned"},
+            or C{"a Link header of the page"}.
+        """
+        path = asset.path
+        if any(a.path == path for a in self._ownAssets):
+            return "assetsFor"
+        manifest = self._config.manifest
+        if manifest is not None:
+            source = manifest.sourceOf(self._pageRequest.path, path)
+            if source is not None:
+                return source
+        if any(a.path == path for a in self._learnedAssets):
+            return "learned"
+        return "a Link header of the page"
 
     def _learn(
         self, learner: AssetLearner, response: PageResponse, now: float
