@@ -19,7 +19,7 @@ from tests.sites import INDEX_HTML, LOGO_PNG, STYLE_CSS, makeSite
 from tests.test_resource import fetchedPaths, pushedPaths
 from txpush import CacheAwarePushResource, PushConfig, PushSite
 from txpush.digest import CacheDigest
-from txpush.manifest import Manifest
+from txpush.manifest import Manifest, loadManifest
 from txpush.testing.digests import cookieDigest, digestCookie
 from txpush.testing.h2client import H2Client, Stream
 from txpush.testing.nghttp import runNghttp
@@ -336,3 +336,66 @@ def test_http11PageSetsNoCookieForWhatItDidNotSend(serve, siteDirectory):
     response.read()
     assert response.status == 200
     assert response.getheader("set-cookie") is None
+
+
+class LinkingPage(Resource):
+    """A page whose response lists a mistyped asset in a Link header."""
+
+    isLeaf = True
+
+    def render_GET(self, request):
+        request.setHeader(b"content-type", b"text/html")
+        request.responseHeaders.addRawHeader(
+            b"link", b"</stlye.css>; rel=preload; as=style"
+        )
+        return INDEX_HTML
+
+
+class TypingResource(CacheAwarePushResource):
+    """A subclass whose assetsFor names a script that does not exist."""
+
+    def assetsFor(self, request):
+        return [b"/js/ap.js"] if request.path == b"/page" else []
+
+
+def test_subclassTyposAreLoggedWithTheirSource(
+    serve, tmp_path, siteDirectory, warnings
+):
+    """
+    A subclass of the resource, its assetsFor, a manifest file and the
+    page's Link header each naming a path that does not exist: each push
+    answers 404, and is logged once, naming the page, the asset and where
+    it was listed; the next visit pushes none of them.
+    """
+    manifestFile = tmp_path / "push.json"
+    manifestFile.write_text(
+        '{\n  "/page": [\n    "/style.css",\n    "/ap.js"\n  ]\n}\n'
+    )
+    root = File(str(siteDirectory))
+    root.putChild(b"page", LinkingPage())
+    resource = TypingResource(root, PushConfig(manifest=loadManifest(manifestFile)))
+    site = PushSite(resource)
+    site.noisy = False
+    server = serve(site)
+    for visit in range(2):
+        with H2Client(server.portNumber) as client:
+            client.get(b"/page")
+            statuses = {p.path: p.status for p in client.pushes()}
+        if visit == 0:
+            assert statuses == {
+                b"/js/ap.js": 404,
+                b"/style.css": 200,
+                b"/ap.js": 404,
+                b"/stlye.css": 404,
+            }
+            assert waitFor(lambda: len(warnings) == 3)
+        else:
+            assert statuses == {b"/style.css": 200}
+    texts = sorted(w["log_format"].format(**w) for w in warnings)
+    assert len(texts) == 3
+    assert "Asset /ap.js of page /page answered 404" in texts[0]
+    assert f"listed by {manifestFile}, line 4" in texts[0]
+    assert "Asset /js/ap.js of page /page answered 404" in texts[1]
+    assert "listed by assetsFor" in texts[1]
+    assert "Asset /stlye.css of page /page answered 404" in texts[2]
+    assert "listed by a Link header of the page" in texts[2]
