@@ -320,6 +320,9 @@ def test_portInUse(twist):
         (["--handshake-timeout", "0"], "--handshake-timeout 0"),
         (["--idle-timeout", "soon"], "--idle-timeout soon"),
         (["--connection-buffer", "10"], "--connection-buffer 10"),
+        (["--cache-control", "max-age=1h"], "--cache-control max-age=1h"),
+        (["--cache-control", "image=no-cache"], "--cache-control image=no-cache"),
+        (["--digest-max-age", "-5"], "--digest-max-age -5"),
         (["--no-such-option"], "no-such-option"),
     ],
 )

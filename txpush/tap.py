@@ -21,12 +21,11 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python import usage
 from twisted.python.failure import Failure
-from twisted.web.static import File
 
 from txpush.accesslog import pushLogFormatter
 from txpush.config import PushConfig
 from txpush.devcert import ensureDevelopmentCertificate
-from txpush.digest import DEFAULT_CAPACITY_BITS, DEFAULT_COOKIE_NAME
+from txpush.digest import DEFAULT_CAPACITY_BITS, DEFAULT_COOKIE_NAME, DEFAULT_MAX_AGE
 from txpush.learning import AssetLearner, LearnFileError, LearningConfig
 from txpush.manifest import Manifest, ManifestError, loadManifest
 from txpush.policy import DEFAULT_MAX_PUSHES, TRACKED_TYPES
@@ -38,6 +37,7 @@ from txpush.site import (
     DEFAULT_MAX_BUFFERED_BYTES,
     PushSite,
 )
+from txpush.staticfiles import CacheControl, ValidatedFile
 
 DEMO_SITE = Path(__file__).parent / "demo"
 """The embedded demo site, served when no C{--path} is given."""
@@ -47,6 +47,9 @@ DEMO_MANIFEST = DEMO_SITE / "push-manifest.json"
 
 DEFAULT_PORT = 8443
 """The HTTPS port served when no C{--listen} is given."""
+
+MAX_COOKIE_AGE = 400 * 24 * 3600
+"""The longest C{Max-Age} browsers keep a cookie for (RFC 6265bis)."""
 
 EX_USAGE = 64
 """Exit status for a wrong command line or a file it names (sysexits.h)."""
@@ -125,6 +128,8 @@ class ServeSettings:
         reads is closed.
     @ivar connectionBuffer: The cap on response bytes buffered for one
         HTTP/2 client.
+    @ivar cacheControl: The C{Cache-Control} of the served files.
+    @ivar digestMaxAge: The digest cookie's C{Max-Age}, in seconds.
     """
 
     site: Path | None = None
@@ -146,6 +151,8 @@ class ServeSettings:
     handshakeTimeout: float = DEFAULT_HANDSHAKE_TIMEOUT
     idleTimeout: float = DEFAULT_IDLE_TIMEOUT
     connectionBuffer: int = DEFAULT_MAX_BUFFERED_BYTES
+    cacheControl: CacheControl = attrs.field(factory=CacheControl)
+    digestMaxAge: int = DEFAULT_MAX_AGE
 
     def pushConfig(self, manifest: Manifest | None) -> PushConfig:
         """
@@ -160,6 +167,7 @@ class ServeSettings:
             useDigest=self.useDigest,
             cookieName=self.cookieName,
             capacityBits=self.capacityBits,
+            cookieMaxAge=self.digestMaxAge,
             track=self.track,
             earlyHints=self.earlyHints,
             readLinkHeaders=self.linkPreload,
@@ -203,6 +211,13 @@ https://localhost:8443/ with a development certificate made on first run."""
             None,
             DEFAULT_COOKIE_NAME.decode(),
             "The name of the cache digest cookie (H2O's by default).",
+        ],
+        [
+            "digest-max-age",
+            None,
+            str(DEFAULT_MAX_AGE),
+            "The digest cookie's Max-Age in seconds (30 days by default): "
+            "no longer than browsers keep the assets it records.",
         ],
         [
             "capacity-bits",
@@ -308,6 +323,7 @@ https://localhost:8443/ with a development certificate made on first run."""
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        self["cache-control"] = []
 
     def opt_listen(self, description: str) -> None:
         """
@@ -319,8 +335,17 @@ https://localhost:8443/ with a development certificate made on first run."""
         """
         self["listen"].append(description)
 
+    def opt_cache_control(self, value: str) -> None:
+        """
+        The Cache-Control of the served files: VALUE for every type, or
+        TYPE=VALUE for one (text/html=no-cache, image/*=max-age=86400);
+        repeatable.  [default: no-cache, stored but revalidated on each use]
+        """
+        self["cache-control"].append(value)
+
     # usage.Options prints a docstring as written: fold it into one line.
     opt_listen.__doc__ = " ".join((opt_listen.__doc__ or "").split())
+    opt_cache_control.__doc__ = " ".join((opt_cache_control.__doc__ or "").split())
 
     def parseOptions(self, options: Any = None) -> None:
         """
@@ -362,6 +387,17 @@ https://localhost:8443/ with a development certificate made on first run."""
             2**30,
             " (bytes)",
         )
+        digestMaxAge = _wholeNumber(
+            "digest-max-age",
+            self["digest-max-age"],
+            1,
+            MAX_COOKIE_AGE,
+            " (seconds; browsers keep a cookie at most 400 days)",
+        )
+        try:
+            cacheControl = CacheControl.fromArguments(self["cache-control"])
+        except ValueError as e:
+            raise usage.UsageError(f"--cache-control {e}") from None
         if self["track"] not in TRACKED_TYPES:
             raise usage.UsageError(
                 f"--track {self['track']}: give one of {', '.join(TRACKED_TYPES)}"
@@ -390,6 +426,8 @@ https://localhost:8443/ with a development certificate made on first run."""
             handshakeTimeout=handshakeTimeout,
             idleTimeout=idleTimeout,
             connectionBuffer=connectionBuffer,
+            cacheControl=cacheControl,
+            digestMaxAge=digestMaxAge,
         )
         try:
             settings.pushConfig(None)
@@ -720,7 +758,8 @@ def serviceFromSettings(settings: ServeSettings) -> MultiService:
                 error=str(e),
             )
     siteDirectory = settings.site or DEMO_SITE
-    resource = CacheAwarePushResource(File(str(siteDirectory)), config, learner)
+    files = ValidatedFile(str(siteDirectory), cacheControl=settings.cacheControl)
+    resource = CacheAwarePushResource(files, config, learner)
     site = PushSite(
         resource,
         logPath=settings.accessLog,
