@@ -21,6 +21,7 @@ TESTS=(
     tests/test_hardening.py
     tests/test_internals.py
     tests/test_resource.py
+    tests/test_delivery.py
 )
 if [ -e tests/test_attacks.py ]; then
     TESTS+=(tests/test_attacks.py)

@@ -561,3 +561,42 @@ def test_sourceOfEachAsset():
     assert session.sourceOf(Asset(b"/linked.css", "style")) == (
         "a Link header of the page"
     )
+
+
+OUTCOMES = st.sampled_from(
+    [(200, True, False), (200, False, False), (200, True, True), (404, True, False)]
+)
+
+
+@given(st.lists(OUTCOMES, min_size=3, max_size=3))
+def test_nextCookieNamesExactlyWhatWasDelivered(outcomes):
+    """
+    Whatever becomes of each push, the next response on the connection
+    leaves the client with a cookie naming exactly the pushes it got whole
+    and the asset it fetched.
+    """
+    connection = ConnectionPushState()
+    first = pushingSession(connection)
+    actions, outcome = run(first)
+    assert len(actions.push) == 3
+    for pushed, (status, completed, noStore) in zip(actions.push, outcomes):
+        first.pushEnded(pushed.path, status, completed, noStore, 1.0)
+    delivered = [
+        pushed.path
+        for pushed, (status, completed, noStore) in zip(actions.push, outcomes)
+        if status == 200 and completed and not noStore
+    ]
+    fetched = PageSession(
+        PushConfig(manifest=MANIFEST),
+        page(
+            path=b"/extra.css",
+            uri=b"/extra.css",
+            cookieHeaders=(outcome.setCookie.split(b";", 1)[0],),
+        ),
+        connection,
+    )
+    _, following = run(fetched, PageResponse(status=200, contentType=b"text/css"))
+    assert following.setCookie is not None
+    assert set(digestOf(following.setCookie).keys()) == set(
+        digestOf(cookieFor(*delivered, b"/extra.css")).keys()
+    )
