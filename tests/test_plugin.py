@@ -281,11 +281,20 @@ def test_missingManifest(twist, tmp_path):
     assertOneLine(output, "--push-manifest", "absent.json")
 
 
-@pytest.mark.parametrize("description", ["foo:1", "tcp:notaport", "ssl:"])
-def test_badEndpoint(twist, description):
+@pytest.mark.parametrize(
+    ("description", "fragment"),
+    [
+        ("foo:1", "give a Twisted endpoint such as ssl:8443"),
+        ("tcp:notaport", "'notaport' is not a port number: give a port from 1 to"),
+        ("tcp:99999", "port 99999 is out of range: give a port from 1 to 65535"),
+        ("ssl:", "names no port: give a port from 1 to 65535"),
+    ],
+)
+def test_badEndpoint(twist, description, fragment):
     status, output = badInput(twist, "--listen", description)
     assert status == 64
-    assertOneLine(output, f"--listen {description}", "endpoint")
+    assertOneLine(output, f"--listen {description}: ", fragment)
+    assert "invalid literal" not in output and "cannot listen" not in output
 
 
 def test_certificateThatDoesNotLoad(twist, tmp_path):

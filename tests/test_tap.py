@@ -86,3 +86,52 @@ def test_serviceFromSettings(tmp_path):
     finally:
         for _, port in listening.ports:
             port.stopListening()
+
+
+@pytest.mark.parametrize(
+    ("description", "problem"),
+    [
+        ("tcp:abc", "'abc' is not a port number"),
+        ("tcp:-1", "'-1' is not a port number"),
+        ("tcp:99999", "port 99999 is out of range"),
+        ("ssl:65536:interface=127.0.0.1", "port 65536 is out of range"),
+        ("tcp:port=70000", "port 70000 is out of range"),
+        ("haproxy:tcp:x", "'x' is not a port number"),
+        ("tcp6:x", "'x' is not a port number"),
+        ("ssl:", "names no port"),
+        ("ssl:interface=127.0.0.1", "names no port"),
+    ],
+)
+def test_listenPort(description, problem, capsys):
+    """
+    A C{--listen} whose port is not a port number, or out of range, is one
+    line naming the value, what is wrong and what to write, exit status 64.
+    """
+    with pytest.raises(SystemExit) as info:
+        parse("--listen", description)
+    assert info.value.code == 64
+    error = capsys.readouterr().err
+    example = "ssl:8443" if description.startswith("ssl") else "tcp:8080"
+    if description.startswith("tcp6"):
+        example = "tcp6:8080"
+    assert error == (
+        f"twist txpush: --listen {description}: {problem}: give a port from 1 to "
+        f"65535 (0 for any free one), such as {example} (see twist txpush --help)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        "tcp:0",
+        "tcp:65535:interface=127.0.0.1",
+        "ssl:8443:privateKey=a\\:b.pem:certKey=c.pem",
+        "haproxy:tcp:8080",
+        "unix:/tmp/txpush.sock",
+    ],
+)
+def test_listenPortAccepted(description):
+    """
+    Ports from 0 to 65535, and endpoints without a port, pass to Twisted.
+    """
+    assert parse("--listen", description).listen == (description,)

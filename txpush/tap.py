@@ -398,6 +398,10 @@ https://localhost:8443/ with a development certificate made on first run."""
             cacheControl = CacheControl.fromArguments(self["cache-control"])
         except ValueError as e:
             raise usage.UsageError(f"--cache-control {e}") from None
+        for description in self["listen"]:
+            problem = _listenProblem(description)
+            if problem is not None:
+                raise usage.UsageError(f"--listen {description}: {problem}")
         if self["track"] not in TRACKED_TYPES:
             raise usage.UsageError(
                 f"--track {self['track']}: give one of {', '.join(TRACKED_TYPES)}"
@@ -483,6 +487,50 @@ def _fileToWrite(option: str, value: str) -> Path:
             "writable directory"
         )
     return path
+
+
+# The endpoint types whose port txpush checks, with an example of each.
+_PORT_EXAMPLES = {"tcp": "tcp:8080", "tcp6": "tcp6:8080", "ssl": "ssl:8443"}
+
+
+def _endpointFields(description: str) -> list[str]:
+    # Split at the colons that endpoint strings do not escape with "\".
+    fields, current, characters = [], "", iter(description)
+    for character in characters:
+        if character == "\\":
+            current += next(characters, "")
+        elif character == ":":
+            fields.append(current)
+            current = ""
+        else:
+            current += character
+    return [*fields, current]
+
+
+def _listenProblem(description: str) -> str | None:
+    """
+    Say what is wrong with the port of a C{--listen} description, when it
+    is a C{tcp:}, C{tcp6:} or C{ssl:} endpoint (behind C{haproxy:} or not);
+    Twisted's own messages would say C{invalid literal for int()}, or that
+    the port cannot be listened on.
+    """
+    kind, *fields = _endpointFields(description)
+    if kind == "haproxy" and fields:
+        kind, *fields = fields
+    example = _PORT_EXAMPLES.get(kind)
+    if example is None:
+        return None
+    positional = [field for field in fields if "=" not in field]
+    named = [field[5:] for field in fields if field.startswith("port=")]
+    port = (named or positional or [""])[0]
+    hint = f"give a port from 1 to 65535 (0 for any free one), such as {example}"
+    if not port:
+        return f"names no port: {hint}"
+    if not (port.isascii() and port.isdigit()):
+        return f"{port!r} is not a port number: {hint}"
+    if int(port) > 65535:
+        return f"port {port} is out of range: {hint}"
+    return None
 
 
 def _describe(error: BaseException) -> str:
