@@ -146,6 +146,57 @@ def test_ownSiteAndManifest(twist, nghttp, tmp_path):
     ), lines
 
 
+def startWarnings(server):
+    """The warnings the server logged at start."""
+    return [line for line in server.log if "#warn]" in line]
+
+
+def test_siteWithoutIndexOrManifest(twist, nghttp, tmp_path):
+    """
+    A --path without an index.html is served with a directory listing at /,
+    and without --push-manifest or --learn nothing is pushed: the log says
+    both at start, naming the directory and what to do.
+    """
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "a.css").write_text("a{}")
+    server = twist(*LISTEN, "--path", str(site))
+    listing, hint = startWarnings(server)
+    assert f"--path {site} has no index.html: / shows a directory listing" in listing
+    assert "add an index.html" in listing
+    assert "every directory without one is listed" in listing
+    assert "No --push-manifest and no --learn" in hint and str(site) in hint
+    assert "--push-manifest FILE" in hint and "--learn" in hint
+    assert statistics(runNghttp(nghttp, "-ans", server.url("http"))) == {"/": False}
+    with H2Client(server.port("http")) as client:
+        page = client.get(b"/")
+    assert page.status == 200 and b"a.css" in page.body and not client.pushes()
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        (),
+        ("--push-manifest", "{manifest}"),
+        ("--learn",),
+    ],
+)
+def test_noStartWarnings(twist, tmp_path, arguments):
+    """
+    The demo, and a --path with an index.html and a manifest or learning,
+    start without warnings.
+    """
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<html></html>")
+    manifest = tmp_path / "push.json"
+    manifest.write_text('{"/index.html": []}')
+    paths = ("--path", str(site)) if arguments else ()
+    filled = [argument.format(manifest=manifest) for argument in arguments]
+    server = twist(*LISTEN, *paths, *filled)
+    assert startWarnings(server) == []
+
+
 def test_defaultListensOn8443WithTheDevelopmentCertificate(twist, nghttp, tmp_path):
     """
     With no options, the demo is served on https://localhost:8443/ with a

@@ -764,6 +764,26 @@ def _url(description: str, port: IListeningPort) -> str:
     )
 
 
+def _warnAboutTheSite(log: Logger, settings: ServeSettings) -> None:
+    # Mistakes that serve, but not what the operator likely meant.
+    site = settings.site
+    assert site is not None
+    if not any((site / name).is_file() for name in ValidatedFile.indexNames):
+        log.warn(
+            "--path {site} has no index.html: / shows a directory listing; add "
+            "an index.html for a page there (every directory without one is "
+            "listed, as twist web lists them)",
+            site=str(site),
+        )
+    if settings.manifest is None and not settings.learn:
+        log.warn(
+            "No --push-manifest and no --learn: no page of {site} has assets to "
+            "push or hint (static files set no Link: rel=preload headers); name "
+            "them with --push-manifest FILE, or learn them with --learn",
+            site=str(site),
+        )
+
+
 def makeService(options: Options) -> MultiService:
     """
     Build the C{twist txpush} service from its options.
@@ -826,6 +846,8 @@ def serviceFromSettings(settings: ServeSettings) -> MultiService:
             "Development certificate for localhost: {certificate}",
             certificate=str(certificate),
         )
+    if settings.site is not None:
+        _warnAboutTheSite(log, settings)
     log.info(
         "Serving {site} with cache-aware push: open {urls}",
         site="the demo site" if settings.site is None else str(siteDirectory),
