@@ -399,3 +399,37 @@ def test_subclassTyposAreLoggedWithTheirSource(
     assert "listed by assetsFor" in texts[1]
     assert "Asset /stlye.css of page /page answered 404" in texts[2]
     assert "listed by a Link header of the page" in texts[2]
+
+
+def test_fetchedScriptResetIsTakenBack(serve, transport, siteDirectory):
+    """
+    A script the client fetches itself is recorded with its own response's
+    headers; when the client resets it before its end, the next response on
+    the connection sets a cookie without it.
+    """
+    held = Held()
+    server, _ = serveHeld(serve, siteDirectory, held, transport)
+    with H2Client(server.portNumber, tls=server.tls, enablePush=False) as client:
+        streamID = client.request(b"/held.js")
+        client.runUntil(lambda: client.streams[streamID].status is not None)
+        response = client.streams[streamID]
+        assert set(cookieDigest(response).keys()) == named(b"/held.js")
+        client.reset(streamID)
+        client.flush()
+        assert waitFor(lambda: held.ended == [True])
+        following = client.get(b"/app.js", headers=cookieHeader(response))
+    assert set(cookieDigest(following).keys()) == named(b"/app.js")
+
+
+def test_fetchedNoStoreScriptIsNotRecorded(serve, siteDirectory):
+    """
+    A script fetched with Cache-Control: no-store sets no digest cookie.
+    """
+    server, _ = serveSite(
+        serve, siteDirectory, ["/style.css"], [(b"secret.js", NotToKeep())]
+    )
+    with H2Client(server.portNumber, enablePush=False) as client:
+        secret = client.get(b"/secret.js")
+        script = client.get(b"/app.js")
+    assert secret.status == 200 and cookieDigest(secret) is None
+    assert set(cookieDigest(script).keys()) == named(b"/app.js")

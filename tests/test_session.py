@@ -579,11 +579,15 @@ def test_nextCookieNamesExactlyWhatWasDelivered(outcomes):
     first = pushingSession(connection)
     actions, outcome = run(first)
     assert len(actions.push) == 3
-    for pushed, (status, completed, noStore) in zip(actions.push, outcomes):
+    for pushed, (status, completed, noStore) in zip(
+        actions.push, outcomes, strict=True
+    ):
         first.pushEnded(pushed.path, status, completed, noStore, 1.0)
     delivered = [
         pushed.path
-        for pushed, (status, completed, noStore) in zip(actions.push, outcomes)
+        for pushed, (status, completed, noStore) in zip(
+            actions.push, outcomes, strict=True
+        )
         if status == 200 and completed and not noStore
     ]
     fetched = PageSession(
