@@ -319,6 +319,8 @@ def test_nghttpRevalidates(plain, nghttp):
         'private="set-cookie", no-transform',
         "no-store",
         "s-maxage=60, stale-while-revalidate=30, stale-if-error=600",
+        'no-cache="set-cookie, set-cookie2", max-age=5',
+        'private="a\\",b"',
     ],
 )
 def test_validCacheControl(value):
@@ -337,6 +339,9 @@ def test_validCacheControl(value):
         ("maxage=60", "unknown directive 'maxage'"),
         ("max-age 60", "is not a directive: write NAME or NAME=VALUE"),
         ("no-cache\r\nx: y", "is not a directive"),
+        ('no-cache="caf\u00e9"', "is not a directive"),
+        ('no-cache="open, max-age=5', "is not a directive"),
+        ("no-cache,,max-age=1", "give one or more directives"),
     ],
 )
 def test_invalidCacheControl(value, problem):
@@ -364,6 +369,7 @@ def test_fromArguments():
     assert every.forType("text/css") == "no-store"
     assert CacheControl.fromArguments([]) == CacheControl()
     assert CacheControl(None).forType("text/css") is None
+    assert hash(rules) == hash(CacheControl(rules.default, dict(rules.byType)))
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,8 @@ same name is never served stale.
 
 # RFC 9110 5.6.2 and 5.6.4.
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_QUOTED = r'"(?:[^"\\\x00-\x08\x0a-\x1f\x7f]|\\[^\x00-\x08\x0a-\x1f\x7f])*"'
+# Quoted strings in ASCII: the header is sent as ASCII.
+_QUOTED = r'"(?:[\t !#-\[\]-~]|\\[\t -~])*"'
 _DIRECTIVE = re.compile(rf"({_TOKEN})(?:=({_TOKEN}|{_QUOTED}))?")
 _TYPE = re.compile(rf"({_TOKEN})/({_TOKEN})")
 
@@ -73,7 +74,7 @@ def cacheControlProblem(value: str) -> str | None:
     @return: L{None} if it is valid, else what is wrong and what to write,
         as a phrase.
     """
-    directives = [part.strip() for part in value.split(",")]
+    directives = [part.strip() for part in _commaSeparated(value)]
     if not value.strip() or not all(directives):
         return f"give one or more directives separated by commas, such as {_EXAMPLES}"
     for directive in directives:
@@ -97,6 +98,24 @@ def cacheControlProblem(value: str) -> str | None:
     return None
 
 
+def _commaSeparated(value: str) -> list[str]:
+    # Split at the commas outside quoted strings (no-cache="a, b").
+    parts, current, quoted, escaped = [], "", False, False
+    for character in value:
+        if character == "," and not quoted:
+            parts.append(current)
+            current = ""
+            continue
+        current += character
+        if escaped:
+            escaped = False
+        elif quoted and character == "\\":
+            escaped = True
+        elif character == '"':
+            quoted = not quoted
+    return [*parts, current]
+
+
 def _readOnly(byType: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(byType))
 
@@ -114,7 +133,9 @@ class CacheControl:
     """
 
     default: str | None = DEFAULT_CACHE_CONTROL
-    byType: Mapping[str, str] = attrs.field(factory=dict, converter=_readOnly)
+    byType: Mapping[str, str] = attrs.field(
+        factory=dict, converter=_readOnly, hash=False
+    )
 
     @classmethod
     def fromArguments(cls, arguments: Sequence[str]) -> CacheControl:
