@@ -11,12 +11,13 @@ nghttp records once the TLS handshake is done, so the page-complete time
 from __future__ import annotations
 
 import re
+import resource
 import subprocess
 from dataclasses import dataclass, field
 
 # Browsers open large flow-control windows (Chrome: 6 MB per stream, 15 MB
-# per connection); nghttp's default, 64 KB, would make 300 KB of assets take
-# several round trips of WINDOW_UPDATEs whatever the server does.
+# per connection); nghttp's default, 64 KB, would make the page's 1.7 MB of
+# assets take several round trips of WINDOW_UPDATEs whatever the server does.
 WINDOW_BITS = 23
 CONNECTION_WINDOW_BITS = 24
 
@@ -26,6 +27,9 @@ _DATA = re.compile(
     r"recv DATA frame <length=(\d+), flags=0x[0-9a-f]+, stream_id=(\d+)>"
 )
 _COOKIE = re.compile(r"recv \(stream_id=\d+\) set-cookie: ([^=;\s]+)=([^;\s]*)")
+_PATH = re.compile(r"recv \(stream_id=\d+\) :path: (\S+)")
+_PROMISED = re.compile(r"promised_stream_id=(\d+)\)")
+_ENCODING = re.compile(r"recv \(stream_id=\d+\) content-encoding: (\S+)")
 
 
 class LoadError(RuntimeError):
@@ -61,6 +65,11 @@ class Load:
     @ivar promises: PUSH_PROMISE frames received (frame log only).
     @ivar resets: RST_STREAM frames sent or received (frame log only).
     @ivar cookies: The last value each C{Set-Cookie} name was given.
+    @ivar pushedBytesByPath: DATA bytes received on pushed streams, by the
+        path their PUSH_PROMISE named (frame log only).
+    @ivar encodings: The C{Content-Encoding} values of the responses, each
+        once (frame log only).
+    @ivar clientCPU: nghttp's own CPU seconds (user + system) for the load.
     """
 
     rows: list[Row]
@@ -68,6 +77,9 @@ class Load:
     promises: int | None = None
     resets: int | None = None
     cookies: dict[str, str] = field(default_factory=dict)
+    pushedBytesByPath: dict[str, int] = field(default_factory=dict)
+    encodings: list[str] = field(default_factory=list)
+    clientCPU: float = 0.0
 
     @property
     def pageComplete(self) -> float:
@@ -117,11 +129,27 @@ def parseStatistics(output: str) -> list[Row]:
 
 def parseFrames(output: str, load: Load) -> None:
     """Fill in what the frame log of C{nghttp -v} says."""
+    # nghttp logs a PUSH_PROMISE's header block (on the parent stream) just
+    # before the frame line that names the promised stream.
+    promised: dict[int, str] = {}
+    path = "?"
+    for line in output.splitlines():
+        if (found := _PATH.search(line)) is not None:
+            path = found.group(1)
+        elif (found := _PROMISED.search(line)) is not None:
+            promised[int(found.group(1))] = path
     pushedBytes = 0
+    byPath: dict[str, int] = {}
     for match in _DATA.finditer(output):
-        if int(match.group(2)) % 2 == 0:  # Even streams are the server's.
-            pushedBytes += int(match.group(1))
+        stream = int(match.group(2))
+        if stream % 2 == 0:  # Even streams are the server's.
+            length = int(match.group(1))
+            pushedBytes += length
+            key = promised.get(stream, "?")
+            byPath[key] = byPath.get(key, 0) + length
     load.pushedDataBytes = pushedBytes
+    load.pushedBytesByPath = byPath
+    load.encodings = sorted({m.group(1) for m in _ENCODING.finditer(output)})
     load.promises = output.count("recv PUSH_PROMISE frame")
     load.resets = output.count("RST_STREAM frame")
     for match in _COOKIE.finditer(output):
@@ -156,12 +184,17 @@ def load(
     if cookie is not None:
         argv += ["-H", f"cookie: {cookie}"]
     argv.append(url)
+    # The caller runs one child at a time: the children's usage grows by
+    # this nghttp's alone.
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         done = subprocess.run(
             argv, capture_output=True, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired as e:
         raise LoadError(f"{url}: nghttp timed out after {timeout:g} s") from e
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     rows = parseStatistics(done.stdout)
     ok = sum(1 for row in rows if row.code == 200)
     if done.returncode != 0 or ok < expected:
@@ -170,7 +203,7 @@ def load(
             f"{' '.join(argv)}: status {done.returncode}, {ok} responses of "
             f"{expected}:\n{tail}"
         )
-    result = Load(rows)
+    result = Load(rows, clientCPU=cpu)
     if frames:
         parseFrames(done.stdout, result)
     return result

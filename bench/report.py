@@ -23,6 +23,9 @@ import matplotlib
 matplotlib.use("Agg")  # Files only, no display.
 import matplotlib.pyplot as plt
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import workload
+
 REPO = Path(__file__).resolve().parent.parent
 DIGEST = REPO / "bench" / "results" / "digest.md"
 README = REPO / "bench" / "README.md"
@@ -40,6 +43,13 @@ COLOURS = {
     "txpush-hints": "#7fb3e0",
     "nghttpd": "#e07b39",
     "h2o": "#3a9e5c",
+}
+TYPE_NAMES = {"css": "stylesheets", "js": "scripts", "font": "fonts", "image": "images"}
+TYPE_COLOURS = {
+    "css": "#6a3d9a",
+    "js": "#e6ab02",
+    "font": "#1b9e77",
+    "image": "#d95f02",
 }
 
 
@@ -92,7 +102,51 @@ class Results:
         self.rtts: list[int] = raw["rtts"]
         self.timed = [rtt for rtt in self.rtts if rtt]
         sizes = raw["site"]["sizes"]
-        self.assetBytes = sum(sizes[path] for path in raw["site"]["assets"])
+        assets: list[str] = raw["site"]["assets"]
+        self.assetBytes = sum(sizes[path] for path in assets)
+        self.typeOf: dict[str, str] = raw["site"].get("types") or {
+            path: workload.typeOf(path) for path in assets
+        }
+        self.types = [t for t in workload.TYPES if t in self.typeOf.values()]
+        self.typeCounts = {
+            t: sum(1 for path in assets if self.typeOf[path] == t) for t in self.types
+        }
+        self.typeBytes = {
+            t: sum(sizes[path] for path in assets if self.typeOf[path] == t)
+            for t in self.types
+        }
+
+    def byType(self, byPath: dict[str, int]) -> dict[str, int]:
+        """Bytes by asset type (paths not of the site under "other")."""
+        out = dict.fromkeys(self.types, 0)
+        for path, count in byPath.items():
+            kind = self.typeOf.get(path, "other")
+            out[kind] = out.get(kind, 0) + count
+        return out
+
+    def wastedByType(self, server: str) -> dict[str, float]:
+        """Median bytes pushed on repeat visits, by asset type."""
+        cell = self.raw["repeatVisit"].get(server, {})
+        loads = [self.byType(byPath) for byPath in cell.get("wastedByPath", [])]
+        kinds = {kind for load in loads for kind in load} or set(self.types)
+        return {
+            kind: median([load.get(kind, 0) for load in loads])
+            for kind in [*self.types, *sorted(kinds - set(self.types))]
+        }
+
+    def firstPushedByType(self, server: str) -> dict[str, int]:
+        """Bytes pushed by type on the repeat-visit cell's first visit."""
+        cell = self.raw["repeatVisit"].get(server, {})
+        return self.byType(cell.get("firstVisitPushedByPath", {}))
+
+    def siteText(self) -> str:
+        """The assets in words: "2 stylesheets, 3 scripts, ..."."""
+        return ", ".join(
+            f"{self.typeCounts[t]} {TYPE_NAMES[t]}"
+            if self.typeCounts[t] != 1
+            else f"1 {TYPE_NAMES[t].removesuffix('s')}"
+            for t in self.types
+        )
 
     def times(self, server: str, rtt: int) -> list[float]:
         """Page-complete times of first visits, in seconds."""
@@ -151,10 +205,13 @@ def goals(r: Results) -> list[tuple[str, str, bool]]:
         )
     )
     wasted = median(r.wasted(CACHE))
+    kinds = r.wastedByType(CACHE)
+    which = ", ".join(f"{TYPE_NAMES.get(k, k)} {v:,.0f}" for k, v in kinds.items() if v)
     out.append(
         (
             "repeat visit: txpush cache-aware pushes 0 bytes",
-            f"{wasted:,.0f} bytes (plain push {median(r.wasted(PLAIN)):,.0f})",
+            f"{wasted:,.0f} bytes{f' ({which})' if which else ''};"
+            f" plain push {median(r.wasted(PLAIN)):,.0f}",
             wasted == 0,
         )
     )
@@ -197,12 +254,32 @@ def headerSection(r: Results, out: Path) -> list[str]:
         tlsText(raw.get("tls", {})),
         "",
         f"The site: a {raw['site']['sizes']['/index.html']:,}-byte page linking"
-        f" {len(raw['site']['assets'])} stylesheets and scripts of"
-        f" {r.assetBytes:,} bytes in all.  Every server serves it over TLS and"
-        " HTTP/2 (ALPN) with the same certificate (ECDSA P-256).  See"
+        f" {len(raw['site']['assets'])} assets ({r.siteText()}) of"
+        f" {r.assetBytes:,} bytes in all, shaped like HTTP Archive's median"
+        " page (bytes per type; see the README).  Every server serves it over"
+        " TLS and HTTP/2 (ALPN) with the same certificate (ECDSA P-256).  See"
         f" [bench/README.md]({relative(README, out)}) for what each cell means.",
         "",
+        siteTable(r),
+        "",
     ]
+
+
+def siteTable(r: Results) -> str:
+    """The site's assets by type."""
+    rows = [
+        [
+            TYPE_NAMES[t],
+            str(r.typeCounts[t]),
+            f"{r.typeBytes[t]:,}",
+            ", ".join(
+                f"`{path}`" for path in r.raw["site"]["assets"] if r.typeOf[path] == t
+            ),
+        ]
+        for t in r.types
+    ]
+    rows.append(["all", str(sum(r.typeCounts.values())), f"{r.assetBytes:,}", ""])
+    return table(["type", "assets", "bytes", "paths"], rows)
 
 
 def tlsText(tls: dict[str, str]) -> str:
@@ -226,11 +303,13 @@ def firstVisitSection(r: Results) -> list[str]:
         cells = r.raw["firstVisit"][server]
         errors = sum(len(cells[str(rtt)]["errors"]) for rtt in r.rtts)
         pushed = f"{median(cells[str(r.rtts[-1])]['pushed']):g}"
+        cpu = [t for rtt in r.rtts for t in cells[str(rtt)].get("clientCPU", [])]
         rows.append(
             [
                 label,
                 *(spreadText(r.times(server, rtt), ms) for rtt in r.rtts),
                 pushed + (f" ({errors} loads failed)" if errors else ""),
+                f"{median(cpu) * 1e3:.0f}" if cpu else "-",
             ]
         )
     savingRows = [
@@ -250,14 +329,68 @@ def firstVisitSection(r: Results) -> list[str]:
         "Milliseconds from the end of the TLS handshake to the end of the last",
         "response (nghttp's largest responseEnd), through the delaying proxy;",
         f"median (min-max) of {r.raw['plan']['firstVisitRuns']} loads per cell.  No",
-        "cookie; `nghttp -ans` fetches the assets the HTML links and accepts",
-        "pushes.",
+        "cookie.  Servers that do not push are loaded with `nghttp -ans`, which",
+        "requests the assets the HTML links once it has parsed them; servers",
+        "that push with `nghttp -ns`, a load counting only if the page and every",
+        "asset arrived (pushed), because `-a` would parse every pushed body as",
+        "HTML (see the client check below).  The last column is nghttp's own",
+        "CPU time per load (user + system, median of every load of the row).",
         "",
-        table(["server", *(f"RTT {rtt} ms" for rtt in r.rtts), "assets pushed"], rows),
+        table(
+            [
+                "server",
+                *(f"RTT {rtt} ms" for rtt in r.rtts),
+                "assets pushed",
+                "nghttp CPU, ms",
+            ],
+            rows,
+        ),
         "",
         "Time saved over stock `twist web` (no push), medians:",
         "",
         table(["server", *(f"RTT {rtt} ms" for rtt in r.timed)], savingRows),
+        "",
+        *clientCheckSection(r),
+    ]
+
+
+def clientCheckSection(r: Results) -> list[str]:
+    """nghttp with and without -a, directly."""
+    check = r.raw.get("clientCheck")
+    if not check:
+        return []
+    rows = []
+    for server, modes in check.items():
+        cells = []
+        for mode in ("-a", "no -a"):
+            got = modes.get(mode)
+            cells += (
+                [
+                    spreadText(got["times"], ms),
+                    f"{median(got['clientCPU']) * 1e3:.0f}",
+                ]
+                if got
+                else ["-", "-"]
+            )
+        rows.append([r.labels.get(server, server), *cells])
+    loads = len(next(iter(check.values()))["-a"]["times"])
+    return [
+        f"Client check: {loads} loads per cell directly (no proxy, RTT about 0),",
+        "with `nghttp -ans` and, for the servers that push, with `nghttp -ns`:",
+        "page complete in ms, median (min-max), and nghttp's CPU in ms.  The",
+        "difference in nghttp's CPU is its HTML parser run over the pushed",
+        "bodies (nghttp gives a pushed stream the level of a page).",
+        "",
+        table(
+            [
+                "server",
+                "`-a`: page complete",
+                "`-a`: nghttp CPU",
+                "no `-a`: page complete",
+                "no `-a`: nghttp CPU",
+            ],
+            rows,
+        ),
         "",
     ]
 
@@ -278,6 +411,25 @@ def repeatVisitSection(r: Results) -> list[str]:
                 spreadText(cell["times"], ms),
             ]
         )
+    servers = [s for s in r.labels if s in r.raw["repeatVisit"]]
+    heads = [TYPE_NAMES.get(t, t) for t in r.types]
+    typeRows = [
+        [
+            r.labels[s],
+            *(f"{r.wastedByType(s).get(t, 0):,.0f}" for t in r.types),
+            f"{median(r.wasted(s)):,.0f}",
+        ]
+        for s in servers
+    ]
+    firstRows = [
+        [
+            r.labels[s],
+            *(f"{r.firstPushedByType(s).get(t, 0):,}" for t in r.types),
+            f"{r.raw['repeatVisit'][s]['firstVisitPushedBytes'] or 0:,}",
+        ]
+        for s in servers
+    ]
+    totals = [f"{r.typeBytes[t]:,}" for t in r.types]
     return [
         "## 2. Repeat visit: pushed bytes the client did not need",
         "",
@@ -300,7 +452,43 @@ def repeatVisitSection(r: Results) -> list[str]:
             rows,
         ),
         "",
+        "Wasted pushed bytes by asset type (medians of the repeat loads; each",
+        "pushed stream counted by the path its PUSH_PROMISE named):",
+        "",
+        table(["server", *heads, "all"], typeRows),
+        f"| *the site* | {' | '.join(totals)} | {r.assetBytes:,} |",
+        "",
+        "What the first visit that set the cookies pushed, by type (one load,",
+        "directly, `nghttp -ans -v`):",
+        "",
+        table(["server", *heads, "all"], firstRows),
+        "",
+        encodingText(r),
+        "",
     ]
+
+
+def encodingText(r: Results) -> str:
+    """Whether any server compressed a response."""
+    found = {
+        s: cell.get("contentEncodings")
+        for s, cell in r.raw["repeatVisit"].items()
+        if cell.get("contentEncodings") is not None
+    }
+    if not found:
+        return ""
+    used = {s: e for s, e in found.items() if e}
+    if not used:
+        return (
+            "No server compressed a response (no `Content-Encoding` on the first"
+            " visit, although nghttp sends `accept-encoding: gzip, deflate`): the"
+            " bytes above are the files' sizes."
+        )
+    return (
+        "`Content-Encoding` on the first visit: "
+        + "; ".join(f"{r.labels.get(s, s)} {', '.join(e)}" for s, e in used.items())
+        + "."
+    )
 
 
 def costSection(r: Results, out: Path) -> list[str]:
@@ -321,7 +509,7 @@ def costSection(r: Results, out: Path) -> list[str]:
     pushRows = [
         row(label, push[arm], "pagesPerSecond", "cpuMsPerPage")
         for label, arm in (
-            ("txpush pushes the 8 assets (`--no-digest`)", "push"),
+            (f"txpush pushes the {len(r.typeOf)} assets (`--no-digest`)", "push"),
             ("the client requests them (`--no-push`)", "fetch"),
         )
     ]
@@ -423,24 +611,40 @@ def firstVisitPlot(r: Results, path: Path) -> None:
             fontsize=8,
         )
         axis.set_ylabel("page complete, ms (median, min-max)")
-    figure.suptitle("First visit: page-complete time (nghttp -a, TLS, HTTP/2)")
+    figure.suptitle(
+        "First visit: page-complete time (nghttp, TLS, HTTP/2;"
+        f" {len(r.typeOf)} assets, {r.assetBytes / 1e6:.2f} MB)"
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
 
 
 def repeatVisitPlot(r: Results, path: Path) -> None:
-    """Wasted pushed kilobytes on a repeat visit, by server."""
+    """Wasted pushed kilobytes on a repeat visit, by server, stacked by type."""
     servers = [s for s in r.labels if s in r.raw["repeatVisit"]]
-    values = [median(r.wasted(s)) / 1e3 for s in servers]
+    byType = [r.wastedByType(s) for s in servers]
+    kinds = list(dict.fromkeys(k for counts in byType for k in counts))
     total = r.assetBytes / 1e3
-    figure, axis = plt.subplots(figsize=(7.5, 3.6))
+    figure, axis = plt.subplots(figsize=(7.5, 3.8))
     positions = list(range(len(servers)))
-    axis.barh(positions, values, color=[COLOURS.get(s, "#555555") for s in servers])
-    for y, value in zip(positions, values, strict=True):
+    left = [0.0] * len(servers)
+    for kind in kinds:
+        values = [counts.get(kind, 0) / 1e3 for counts in byType]
+        axis.barh(
+            positions,
+            values,
+            left=left,
+            color=TYPE_COLOURS.get(kind, "#555555"),
+            label=f"{TYPE_NAMES.get(kind, kind)}"
+            f" ({r.typeBytes.get(kind, 0) / 1e3:.0f} KB)",
+        )
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    for y, server in enumerate(servers):
+        value = median(r.wasted(server)) / 1e3
         axis.annotate(
-            f"{value:.1f} KB",
-            (value, y),
+            f"{value:,.0f} KB",
+            (left[y], y),
             va="center",
             xytext=(4, 0),
             textcoords="offset points",
@@ -449,9 +653,10 @@ def repeatVisitPlot(r: Results, path: Path) -> None:
     axis.set_yticks(positions, [r.labels[s] for s in servers], fontsize=8)
     axis.invert_yaxis()
     axis.axvline(total, color="#444444", linewidth=0.8, linestyle=":")
-    axis.set_xlim(0, total * 1.3)
+    axis.set_xlim(0, total * 1.35)
     axis.set_xlabel(f"pushed KB the client had cached (all assets: {total:.0f} KB)")
-    axis.set_title("Repeat visit: wasted push (median)")
+    axis.set_title("Repeat visit: wasted push by asset type (median)")
+    axis.legend(fontsize=7, loc="upper right")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -479,23 +684,33 @@ def summary(r: Results, out: Path) -> str:
         f"{(r.cacheOverPlain(t) - 1) * 100:+.1f}% at {t} ms" for t in r.timed
     )
     raw = r.raw
+    page = raw["site"]["sizes"][workload.PAGE]
+
+    def wasted(server: str) -> str:
+        # The bytes, and which types they were when not every asset.
+        total = median(r.wasted(server))
+        kinds = [TYPE_NAMES.get(k, k) for k, v in r.wastedByType(server).items() if v]
+        if total == 0 or len(kinds) == len(r.types):
+            return f"{total:,.0f}"
+        return f"{total:,.0f} ({' and '.join(kinds)})"
+
     return "\n".join(
         [
             "## Benchmarks",
             "",
             f"`python bench/run.py` ({raw['when'][:10]}, {raw['machine']['cores']}"
-            " cores) loads a 30 KB page and its 8 stylesheets and scripts",
-            "(300 KB) over TLS and HTTP/2 through a delaying proxy, from txpush,",
-            "stock `twist web`, nghttpd and H2O 2.2.5 side by side:",
+            f" cores) loads a {page / 1e3:.0f} KB page and its {len(r.typeOf)}"
+            f" assets ({r.siteText()}: {r.assetBytes / 1e6:.2f} MB,",
+            "the bytes per type of HTTP Archive's median mobile home page, Web",
+            "Almanac 2025) over TLS and HTTP/2 through a delaying proxy, from",
+            "txpush, stock `twist web`, nghttpd and H2O 2.2.5 side by side:",
             "",
             f"- **First visit**: push completes the page sooner than no push by"
             f" {plain} (plain push) and {cache} (cache-aware push); cache-aware"
             f" push's time differs from plain push's by {over}.",
-            f"- **Repeat visit**: cache-aware push pushes"
-            f" {median(r.wasted(CACHE)):,.0f} bytes the client already has; plain"
-            f" push {median(r.wasted(PLAIN)):,.0f}, nghttpd"
-            f" {median(r.wasted('nghttpd')):,.0f}, H2O with casper"
-            f" {median(r.wasted('h2o')):,.0f}.",
+            f"- **Repeat visit**: cache-aware push pushes {wasted(CACHE)} bytes"
+            f" the client already has; plain push {wasted(PLAIN)}, nghttpd"
+            f" {wasted('nghttpd')}, H2O with casper {wasted('h2o')}.",
             f"- **Server cost**: txpush serves {median(r.costRatios()):.2f}x the"
             " requests per second of stock `twist web` (h2load); a page whose"
             " assets are pushed costs the server"

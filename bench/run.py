@@ -4,6 +4,8 @@ txpush against stock twist web, nghttpd and H2O, in one run.
 
 Run: python bench/run.py            # the full run, into bench/results/
      python bench/run.py --quick    # under a minute, into bench/results/quick/
+     python bench/run.py --txpush-tree DIR --txpush-label LABEL
+                                    # twist txpush from another copy of txpush
 
 See bench/README.md for what each measurement means.
 """
@@ -92,17 +94,33 @@ def prepare(work: Path) -> Setup:
 
 
 def startServers(
-    processes: Processes, setup: Setup, servers: Iterable[Server] = SERVERS
+    processes: Processes,
+    setup: Setup,
+    servers: Iterable[Server] = SERVERS,
+    txpushTree: Path | None = None,
 ) -> list[Running]:
-    """Start every installed server at once, then wait for each to listen."""
+    """
+    Start every installed server at once, then wait for each to listen.
+
+    @param txpushTree: A directory put first on the C{PYTHONPATH} of the
+        txpush servers (a copy of the repository holding C{txpush/}), or
+        L{None} for the work tree's.
+    """
     wanted = list(servers)
     available = [server for server in wanted if server.available()]
     for server in wanted:
         if server not in available:
             log(f"skipping {server.name}: not installed (see bench/README.md)")
     ports = freePorts(len(available))
+
+    def argv(server: Server, port: int) -> list[str]:
+        command = server.command(setup, port)
+        if txpushTree is not None and server.name.startswith("txpush"):
+            return ["env", f"PYTHONPATH={txpushTree}", *command]
+        return command
+
     running = [
-        Running(server, port, processes.spawn(server.name, server.command(setup, port)))
+        Running(server, port, processes.spawn(server.name, argv(server, port)))
         for server, port in zip(available, ports, strict=True)
     ]
     for item in running:
@@ -160,12 +178,19 @@ def firstVisits(
     proxy: dict[tuple[str, int], int],
 ) -> dict[str, Any]:
     """
-    Page-complete time of first visits (no cookie, nghttp -a), each cell
-    measured once per round, the servers' order rotated every round.
+    Page-complete time of first visits (no cookie), each cell measured once
+    per round, the servers' order rotated every round.
+
+    A server that does not push is loaded with C{nghttp -a}, which requests
+    the assets the HTML links once the page arrives.  One that pushes is
+    loaded without C{-a}, and the load counts only if the page and every
+    asset arrived, pushed: C{nghttp -a} runs its HTML parser over every
+    pushed response body (see L{clientCheck}), which a browser does not.
     """
     cells: dict[str, dict[str, Any]] = {
         item.server.name: {
-            str(rtt): {"times": [], "pushed": [], "errors": []} for rtt in RTTS_MS
+            str(rtt): {"times": [], "pushed": [], "clientCPU": [], "errors": []}
+            for rtt in RTTS_MS
         }
         for item in running
     }
@@ -177,13 +202,44 @@ def firstVisits(
                 cell = cells[item.server.name][str(rtt)]
                 url = item.url(proxy[item.server.name, rtt])
                 try:
-                    page = nghttpclient.load(url, expected=1 + len(site.assets))
+                    page = nghttpclient.load(
+                        url,
+                        assets=not item.server.pushes,
+                        expected=1 + len(site.assets),
+                    )
                 except nghttpclient.LoadError as e:
                     cell["errors"].append(str(e))
                     continue
                 cell["times"].append(page.pageComplete)
                 cell["pushed"].append(len(page.pushedPaths))
+                cell["clientCPU"].append(page.clientCPU)
     return cells
+
+
+def clientCheck(
+    site: workload.Site, running: list[Running], loads: int = 3
+) -> dict[str, Any]:
+    """
+    nghttp's own cost: loads directly (no proxy), with C{-a} and, for the
+    servers that push, without, each giving page-complete times and
+    nghttp's CPU time.
+    """
+    results: dict[str, Any] = {}
+    for item in running:
+        modes = (True, False) if item.server.pushes else (True,)
+        cell: dict[str, Any] = {}
+        for assets in modes:
+            times, cpu = [], []
+            for _ in range(loads):
+                page = nghttpclient.load(
+                    item.url(), assets=assets, expected=1 + len(site.assets)
+                )
+                times.append(page.pageComplete)
+                cpu.append(page.clientCPU)
+            cell["-a" if assets else "no -a"] = {"times": times, "clientCPU": cpu}
+        results[item.server.name] = cell
+    log("client check done")
+    return results
 
 
 def repeatVisits(
@@ -205,7 +261,10 @@ def repeatVisits(
         cell: dict[str, Any] = {
             "cookie": cookie,
             "firstVisitPushedBytes": first.pushedDataBytes,
+            "firstVisitPushedByPath": first.pushedBytesByPath,
+            "contentEncodings": first.encodings,
             "wastedBytes": [],
+            "wastedByPath": [],
             "promises": [],
             "resets": [],
             "times": [],
@@ -219,6 +278,7 @@ def repeatVisits(
                 cell["errors"].append(str(e))
                 continue
             cell["wastedBytes"].append(page.pushedDataBytes)
+            cell["wastedByPath"].append(page.pushedBytesByPath)
             cell["promises"].append(page.promises)
             cell["resets"].append(page.resets)
             cell["times"].append(page.pageComplete)
@@ -408,6 +468,16 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="where to write (default: bench/results, or bench/results/quick)",
     )
+    parser.add_argument(
+        "--txpush-tree",
+        type=Path,
+        help="run twist txpush from this copy of the repository (first on"
+        " its PYTHONPATH), e.g. a git archive of a commit",
+    )
+    parser.add_argument(
+        "--txpush-label",
+        help="what the report calls the txpush of --txpush-tree (a commit)",
+    )
     options = parser.parse_args(argv)
     plan = QUICK if options.quick else FULL
     out = options.out or HERE / "results" / ("quick" if options.quick else "")
@@ -422,7 +492,7 @@ def main(argv: list[str] | None = None) -> None:
         setup = prepare(work)
         site = setup.site
         log(f"{plan.name} run; site of {site.assetBytes} asset bytes in {work}")
-        running = startServers(processes, setup)
+        running = startServers(processes, setup, txpushTree=options.txpush_tree)
         proxy = startProxy(processes, running)
         for item in running:  # Warm up each server once, directly.
             nghttpclient.load(item.url(), expected=1 + len(site.assets))
@@ -432,14 +502,23 @@ def main(argv: list[str] | None = None) -> None:
             "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "machine": machine(),
             "versions": toolVersions(),
-            "txpush": txpushRevision(),
+            "txpush": (
+                txpushRevision()
+                if options.txpush_tree is None
+                else options.txpush_label or f"the copy in {options.txpush_tree}"
+            ),
             "servers": {item.server.name: item.server.label for item in running},
             "tls": {item.server.name: tlsOf(item) for item in running},
-            "site": {"assets": list(site.assets), "sizes": site.sizes},
+            "site": {
+                "assets": list(site.assets),
+                "sizes": site.sizes,
+                "types": site.types,
+            },
             "rtts": list(RTTS_MS),
             "repeatRtt": REPEAT_RTT_MS,
         }
         results["firstVisit"] = firstVisits(plan, site, running, proxy)
+        results["clientCheck"] = clientCheck(site, running, plan.repeatVisitRuns)
         results["repeatVisit"] = repeatVisits(plan, site, running, proxy)
         results["serverCost"] = serverCost(plan, running)
         results["pushCost"] = pushCost(plan, site, running)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from workload import Site
+from workload import Site, asOf
 
 BIN = Path(sys.executable).parent
 TWIST = str(BIN / "twist")
@@ -165,7 +165,8 @@ def _h2o(setup: Setup, port: int) -> list[str]:
     run.mkdir(exist_ok=True)
     os.chmod(run, 0o777)  # H2O drops to nobody, who writes its logs here.
     links = "\\n".join(
-        f"<{path}>; rel=preload; as={'style' if path.endswith('.css') else 'script'}"
+        f"<{path}>; rel=preload; as={asOf(path)}"
+        + ("; crossorigin" if asOf(path) == "font" else "")
         for path in setup.site.assets
     )
     config = run / "h2o.conf"
