@@ -41,25 +41,31 @@ class PushConfig:
         gets Early Hints and preload headers instead.
     @ivar maxPushes: The most assets pushed for one page.
     @ivar useDigest: Be cache aware: read and update the digest cookie.
-        When L{False}, push is plain: every page pushes all its assets
-        (once per connection).
+        When L{False}, push is plain: every page pushes its assets, up to
+        C{maxPushes} (each once per connection), and sets no cookie.
     @ivar cookieName: The digest cookie's name; H2O's by default, so a client
         keeps one digest across an H2O front and txpush.
     @ivar capacityBits: The digest's capacity, 1 to 15 bits; 13 holds about
         100 assets at a 1% false-positive rate.
     @ivar cookieMaxAge: The digest cookie's C{Max-Age}, in seconds.
-    @ivar track: What the digest records: C{"blocking-assets"} (stylesheets
-        and scripts) or C{"all"}.
+    @ivar track: Which assets the client fetches itself the digest records:
+        C{"blocking-assets"} (stylesheets and scripts) or C{"all"}.  Every
+        pushed asset the client gets whole is recorded, whatever its type.
     @ivar earlyHints: Send C{103 Early Hints} to clients that do not take
         pushes, for the assets known before the page renders (from
         L{CacheAwarePushResource.assetsFor
-        <txpush.CacheAwarePushResource.assetsFor>} and the manifest).
+        <txpush.CacheAwarePushResource.assetsFor>}, the manifest and
+        learning).
     @ivar earlyHintsOverHTTP11: Send them to HTTP/1.1 clients too (some old
         HTTP/1.1 clients mishandle informational responses).
     @ivar readLinkHeaders: Take assets from the C{Link: rel=preload} headers
         the wrapped resource sets.
     @ivar addLinkHeaders: List the page's assets as C{Link: rel=preload}
-        headers on its response.
+        headers on its response: those pushed and those over C{maxPushes},
+        or, for a client that takes no pushes, all of them; never one the
+        digest names, one whose push answered an error lately, one already
+        pushed on the connection, or one the page's own C{Link} headers
+        list.
     @ivar learning: Learn pages' assets from traffic (see
         L{txpush.learning}), or L{None} not to.
     @ivar failedAssetRetry: How long, in seconds, an asset whose push

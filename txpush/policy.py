@@ -167,6 +167,8 @@ def planPage(
     Decide a page's pushes, hints and preload headers.
 
     Only GET pages that are not conditional and answer 2xx get anything.
+    Early Hints are planned before the status is known (C{facts.status} is
+    L{None}), so a page that then answers an error has had them.
     Assets the digest says the client has are neither pushed, hinted nor
     listed (and never promised then cancelled), and neither are those that
     answered an error when last pushed for the page.  A client that takes

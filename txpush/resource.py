@@ -63,9 +63,11 @@ class CacheAwarePushResource(Resource):
     C{Link: rel=preload} headers.
 
     A page's assets come from, in this order: L{assetsFor} (override it), the
-    manifest, and the C{Link: <path>; rel=preload} headers the wrapped
-    resource sets (those with C{nopush} are not pushed).  Serve it from a
-    L{txpush.PushSite} for push; any C{Site} serves hints and preload headers.
+    manifest, learning (when C{config.learning} is set), and the C{Link:
+    <path>; rel=preload} headers the wrapped resource sets (those with
+    C{nopush} name no asset; the headers are kept as they are).  Serve it
+    from a L{txpush.PushSite} for push; any C{Site} serves hints and preload
+    headers.
 
     @ivar wrapped: The wrapped resource tree.
     @ivar config: The L{PushConfig}.

@@ -275,7 +275,9 @@ class PageSession:
         before the page renders.
 
         @return: The values; empty when no hints are due (the client takes
-            pushes, hints are off, no asset is known yet or all are cached).
+            pushes, hints are off, the request is not a GET or is
+            conditional, no asset is known yet, or all are cached or
+            failing).
         """
         config = self._config
         if self._pageRequest.canPush or not config.earlyHints or not self._earlyAssets:
