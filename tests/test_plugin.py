@@ -383,6 +383,7 @@ def test_portInUse(twist):
         (["--cache-control", "max-age=1h"], "--cache-control max-age=1h"),
         (["--cache-control", "image=no-cache"], "--cache-control image=no-cache"),
         (["--digest-max-age", "-5"], "--digest-max-age -5"),
+        (["--failed-asset-retry", "-1"], "--failed-asset-retry -1"),
         (["--no-such-option"], "no-such-option"),
     ],
 )

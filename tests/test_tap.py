@@ -135,3 +135,13 @@ def test_listenPortAccepted(description):
     Ports from 0 to 65535, and endpoints without a port, pass to Twisted.
     """
     assert parse("--listen", description).listen == (description,)
+
+
+def test_failedAssetRetry():
+    """
+    --failed-asset-retry sets how long a failing asset is left out of its
+    page, 300 seconds by default.
+    """
+    assert parse().pushConfig(None).failedAssetRetry == 300
+    settings = parse("--failed-asset-retry", "0")
+    assert settings.pushConfig(None).failedAssetRetry == 0

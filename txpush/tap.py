@@ -26,6 +26,7 @@ from txpush.accesslog import pushLogFormatter
 from txpush.config import PushConfig
 from txpush.devcert import ensureDevelopmentCertificate
 from txpush.digest import DEFAULT_CAPACITY_BITS, DEFAULT_COOKIE_NAME, DEFAULT_MAX_AGE
+from txpush.failedassets import DEFAULT_RETRY_AFTER
 from txpush.learning import AssetLearner, LearnFileError, LearningConfig
 from txpush.manifest import Manifest, ManifestError, loadManifest
 from txpush.policy import DEFAULT_MAX_PUSHES, TRACKED_TYPES
@@ -130,6 +131,8 @@ class ServeSettings:
         HTTP/2 client.
     @ivar cacheControl: The C{Cache-Control} of the served files.
     @ivar digestMaxAge: The digest cookie's C{Max-Age}, in seconds.
+    @ivar failedAssetRetry: Seconds an asset whose push answered 400 or more
+        is left out of its page.
     """
 
     site: Path | None = None
@@ -153,6 +156,7 @@ class ServeSettings:
     connectionBuffer: int = DEFAULT_MAX_BUFFERED_BYTES
     cacheControl: CacheControl = attrs.field(factory=CacheControl)
     digestMaxAge: int = DEFAULT_MAX_AGE
+    failedAssetRetry: float = DEFAULT_RETRY_AFTER
 
     def pushConfig(self, manifest: Manifest | None) -> PushConfig:
         """
@@ -173,6 +177,7 @@ class ServeSettings:
             readLinkHeaders=self.linkPreload,
             addLinkHeaders=self.linkPreload,
             learning=LearningConfig() if self.learn else None,
+            failedAssetRetry=self.failedAssetRetry,
         )
 
 
@@ -238,6 +243,14 @@ https://localhost:8443/ with a development certificate made on first run."""
             None,
             str(DEFAULT_MAX_PUSHES),
             "The most assets pushed for one page.",
+        ],
+        [
+            "failed-asset-retry",
+            None,
+            f"{DEFAULT_RETRY_AFTER:g}",
+            "Seconds an asset whose push answered 400 or more (a mistyped "
+            "path, a failing application) is neither pushed nor hinted for "
+            "its page; its first failure is logged.",
         ],
         [
             "access-log",
@@ -380,6 +393,9 @@ https://localhost:8443/ with a development certificate made on first run."""
             "handshake-timeout", self["handshake-timeout"], 0.1, 3600
         )
         idleTimeout = _seconds("idle-timeout", self["idle-timeout"], 0.1, 86400)
+        failedAssetRetry = _seconds(
+            "failed-asset-retry", self["failed-asset-retry"], 0, 86400
+        )
         connectionBuffer = _wholeNumber(
             "connection-buffer",
             self["connection-buffer"],
@@ -432,6 +448,7 @@ https://localhost:8443/ with a development certificate made on first run."""
             connectionBuffer=connectionBuffer,
             cacheControl=cacheControl,
             digestMaxAge=digestMaxAge,
+            failedAssetRetry=failedAssetRetry,
         )
         try:
             settings.pushConfig(None)
