@@ -334,7 +334,7 @@ class _Reader:
         self._lines = lines
         self._siteRoot = None if siteRoot is None else siteRoot.resolve()
         self._requireFiles = requireFiles
-        self._site: _SiteFiles | None = None
+        self._siteFiles: _SiteFiles | None = None
 
     def _error(self, reason: str, line: int | None) -> ManifestError:
         return ManifestError(reason, self._manifestPath, line)
@@ -502,10 +502,10 @@ class _Reader:
                     f"/ at the end: write {_shown(written + '/')}"
                 )
             return "names a directory, not a file: name a file of the site"
-        if self._site is None:
+        if self._siteFiles is None:
             assert self._siteRoot is not None
-            self._site = _SiteFiles(self._siteRoot)
-        near = self._site.nearest(written, page)
+            self._siteFiles = _SiteFiles(self._siteRoot)
+        near = self._siteFiles.nearest(written, page)
         hint = "" if near is None else f"did you mean {_shown(near)}? "
         return (
             f"names no file of the site root {self._siteRoot}: {hint}fix the "
