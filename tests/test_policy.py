@@ -10,6 +10,7 @@ from txpush.assets import Asset, asset
 from txpush.digest import CacheDigest
 from txpush.policy import (
     TRACK_ALL,
+    TRACK_BLOCKING_ASSETS,
     PageFacts,
     PushPolicy,
     mergeAssets,
@@ -159,7 +160,8 @@ def test_mergeAssetsFirstListingWins():
         (b"/x", 200, b"text/css; charset=utf-8", True),
         (b"/app.js?v=2", 200, None, True),
         (b"/app.js", 200, b"application/javascript", True),
-        (b"/app.js", 304, b"application/javascript", False),
+        (b"/app.js", 304, b"application/javascript", True),
+        (b"/app.js", 304, None, True),
         (b"/app.js", 206, b"application/javascript", False),
         (b"/app.js", 204, b"application/javascript", False),
         (b"/app.js", 404, b"text/html", False),
@@ -170,19 +172,19 @@ def test_mergeAssetsFirstListingWins():
 )
 def test_tracksFetchedResponse(path, status, contentType, tracked):
     """
-    A response the client fetched itself is remembered when it is a 200
-    blocking asset, by media type or extension.
+    With blocking-assets tracking, a response the client fetched itself is
+    remembered when it is a 200 blocking asset, by media type or extension.
     """
-    assert (
-        tracksFetchedResponse(PushPolicy(), b"GET", path, status, contentType)
-        is tracked
-    )
+    policy = PushPolicy(track=TRACK_BLOCKING_ASSETS)
+    assert tracksFetchedResponse(policy, b"GET", path, status, contentType) is tracked
 
 
 def test_trackAllFetched():
     """
-    Tracking all remembers any fetched asset, but never a page.
+    Tracking all, the default, remembers any fetched asset, but never a
+    page.
     """
+    assert PushPolicy().track == TRACK_ALL
     policy = PushPolicy(track=TRACK_ALL)
     assert tracksFetchedResponse(policy, b"GET", b"/logo.png", 200, b"image/png")
     assert tracksFetchedResponse(policy, b"GET", b"/f.woff2", 200, b"font/woff2")

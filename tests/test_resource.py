@@ -367,19 +367,24 @@ def test_maxPushes(serve, siteDirectory):
     assert b"</app.js>; rel=preload; as=script" in links(page)
 
 
-def test_fetchedAssetGoesIntoTheDigest(serve, siteDirectory):
+@pytest.mark.parametrize("track", ["all", "blocking-assets"])
+def test_fetchedAssetGoesIntoTheDigest(serve, siteDirectory, track):
     """
-    A blocking asset the client fetched itself is added to its digest.
+    An asset the client fetched itself is added to its digest: any asset by
+    default, only stylesheets and scripts with blocking-assets tracking.
     """
-    site, _ = cacheAware(siteDirectory)
+    site, _ = cacheAware(siteDirectory, track=track)
     server = serve(site)
     with H2Client(server.portNumber, enablePush=False) as client:
         asset = client.get(b"/app.js")
-        image = client.get(b"/logo.png")
+        image = client.get(b"/logo.png", headers=[(b"cookie", digestCookie(asset))])
     assert list(cookieDigest(asset).keys()) == list(
         CacheDigest.fromCookieValue(_single(b"/app.js")).keys()
     )
-    assert cookieDigest(image) is None
+    if track == "all":
+        assert b"/logo.png" in cookieDigest(image)
+    else:
+        assert cookieDigest(image) is None
 
 
 def _single(path):

@@ -24,7 +24,7 @@ from txpush.digest import (
 from txpush.failedassets import DEFAULT_RETRY_AFTER
 from txpush.learning import LearningConfig
 from txpush.manifest import Manifest
-from txpush.policy import DEFAULT_MAX_PUSHES, TRACK_BLOCKING_ASSETS, PushPolicy
+from txpush.policy import DEFAULT_MAX_PUSHES, DEFAULT_TRACK, PushPolicy
 
 if TYPE_CHECKING:
     from txpush.session import PageOutcome
@@ -49,7 +49,8 @@ class PushConfig:
         100 assets at a 1% false-positive rate.
     @ivar cookieMaxAge: The digest cookie's C{Max-Age}, in seconds.
     @ivar track: Which assets the client fetches itself the digest records:
-        C{"blocking-assets"} (stylesheets and scripts) or C{"all"}.  Every
+        C{"all"} (the default) or C{"blocking-assets"} (stylesheets and
+        scripts, H2O's default, for a smaller digest).  Every
         pushed asset the client gets whole is recorded, whatever its type.
     @ivar earlyHints: Send C{103 Early Hints} to clients that do not take
         pushes, for the assets known before the page renders (from
@@ -80,7 +81,7 @@ class PushConfig:
     cookieName: bytes = DEFAULT_COOKIE_NAME
     capacityBits: int = DEFAULT_CAPACITY_BITS
     cookieMaxAge: int = DEFAULT_MAX_AGE
-    track: str = TRACK_BLOCKING_ASSETS
+    track: str = DEFAULT_TRACK
     earlyHints: bool = True
     earlyHintsOverHTTP11: bool = False
     readLinkHeaders: bool = True
@@ -128,6 +129,8 @@ class PushCounters:
         says it has them.
     @ivar skippedDiary: Assets not pushed: already pushed on the connection.
     @ivar skippedLimit: Assets not pushed: over the per-page limit.
+    @ivar skippedFailing: Assets neither pushed nor hinted: their push
+        answered an error lately (see L{PushConfig.failedAssetRetry}).
     @ivar pushFailed: Pushes refused (the client's stream limit, GOAWAY).
     @ivar cancelled: Pushes the client reset.
     @ivar bytesPushed: Body bytes of pushed responses.
@@ -141,6 +144,7 @@ class PushCounters:
     skippedCached: int = 0
     skippedDiary: int = 0
     skippedLimit: int = 0
+    skippedFailing: int = 0
     pushFailed: int = 0
     cancelled: int = 0
     bytesPushed: int = 0
@@ -174,6 +178,7 @@ class PushCounters:
         self.skippedCached += len(plan.skippedCached)
         self.skippedDiary += len(plan.skippedDiary)
         self.skippedLimit += len(plan.skippedLimit)
+        self.skippedFailing += len(plan.skippedFailing)
 
     def countPush(self, bytesSent: int, completed: bool) -> None:
         """

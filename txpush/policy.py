@@ -19,15 +19,23 @@ from txpush.digest import CacheDigest
 
 TRACK_BLOCKING_ASSETS = "blocking-assets"
 """
-Record in the digest the stylesheets and scripts the client fetches itself
-(H2O's default).  Pushed assets are recorded whatever their type.
+Record in the digest only the stylesheets and scripts the client fetches
+itself (H2O's default), for a smaller digest.  Pushed assets are recorded
+whatever their type.
 """
 
 TRACK_ALL = "all"
-"""Record in the digest every asset the client fetches itself."""
+"""
+Record in the digest every asset the client fetches itself: the default,
+so that the images and fonts a client fetched (over the push limit, or as a
+browser that takes hints) are not pushed or hinted again.
+"""
 
-TRACKED_TYPES = (TRACK_BLOCKING_ASSETS, TRACK_ALL)
-"""The values of L{PushPolicy.track}."""
+TRACKED_TYPES = (TRACK_ALL, TRACK_BLOCKING_ASSETS)
+"""The values of L{PushPolicy.track}, the default first."""
+
+DEFAULT_TRACK = TRACK_ALL
+"""The default of L{PushPolicy.track}."""
 
 DEFAULT_MAX_PUSHES = 10
 """The most assets pushed for one page (nginx's C{http2_max_concurrent_pushes})."""
@@ -51,15 +59,15 @@ class PushPolicy:
     @ivar maxPushes: The most assets pushed for one page; the rest are left to
         the client (they still get C{Link} preload headers).
     @ivar track: Which assets the client fetches itself (rather than has
-        pushed) the digest records: L{TRACK_BLOCKING_ASSETS} (stylesheets
-        and scripts) or L{TRACK_ALL}.  Every pushed asset the client gets
-        whole is recorded, whatever its type.
+        pushed) the digest records: L{TRACK_ALL} (the default) or
+        L{TRACK_BLOCKING_ASSETS} (stylesheets and scripts).  Every pushed
+        asset the client gets whole is recorded, whatever its type.
     @ivar push: Whether to push at all; when L{False}, every client gets
         Early Hints and C{Link} preload headers instead.
     """
 
     maxPushes: int = attrs.field(default=DEFAULT_MAX_PUSHES)
-    track: str = attrs.field(default=TRACK_BLOCKING_ASSETS)
+    track: str = attrs.field(default=DEFAULT_TRACK)
     push: bool = True
 
     @maxPushes.validator
@@ -264,17 +272,20 @@ def tracksFetchedResponse(
     @param policy: The rules.
     @param method: The request method: only a GET fetches the asset.
     @param path: The request path, with its query.
-    @param status: The response status: only a whole 200 response counts
-        (not a 206 range, not a 304 the client already had).
+    @param status: The response status: a whole 200 response counts (not a
+        206 range), and so does a 304, whose request's validator showed that
+        the client holds the current copy.
     @param contentType: The response's C{Content-Type}, if any.
     @param noStore: Whether the response carries C{Cache-Control:
         no-store}: the client may not keep it.
     @return: Whether to add C{path} to the client's digest: a whole GET
-        response that may be stored and is an asset (see
+        response (or a 304) that may be stored and is an asset (see
         L{fetchedAssetType}) of a tracked type.  It still has to reach its
         end (see L{txpush.delivery}).
     """
-    if method != b"GET" or not isDelivered(status, True, noStore):
+    if method != b"GET" or noStore:
+        return False
+    if status != 304 and not isDelivered(status, True, noStore):
         return False
     asType = fetchedAssetType(path, contentType)
     if asType is None:

@@ -280,13 +280,14 @@ class CacheAwarePushResource(Resource):
         self.log.debug(
             "Page {uri}: pushed {pushed}, hinted {hinted}, skipped as cached "
             "{skippedCached}, already pushed {skippedDiary}, over the limit "
-            "{skippedLimit}{because}",
+            "{skippedLimit}, failing {skippedFailing}{because}",
             uri=request.uri,
             pushed=[a.path for a in plan.push],
             hinted=[a.path for a in outcome.hinted],
             skippedCached=[a.path for a in plan.skippedCached],
             skippedDiary=[a.path for a in plan.skippedDiary],
             skippedLimit=[a.path for a in plan.skippedLimit],
+            skippedFailing=[a.path for a in plan.skippedFailing],
             reason=plan.reason,
             because="" if plan.reason is None else f" ({plan.reason})",
         )

@@ -29,7 +29,7 @@ from txpush.digest import DEFAULT_CAPACITY_BITS, DEFAULT_COOKIE_NAME, DEFAULT_MA
 from txpush.failedassets import DEFAULT_RETRY_AFTER
 from txpush.learning import AssetLearner, LearnFileError, LearningConfig
 from txpush.manifest import Manifest, ManifestError, loadManifest
-from txpush.policy import DEFAULT_MAX_PUSHES, TRACKED_TYPES
+from txpush.policy import DEFAULT_MAX_PUSHES, DEFAULT_TRACK, TRACKED_TYPES
 from txpush.resource import CacheAwarePushResource
 from txpush.site import (
     DEFAULT_GRACE_PERIOD,
@@ -118,7 +118,7 @@ class ServeSettings:
     @ivar linkPreload: Read and add C{Link: rel=preload} headers.
     @ivar cookieName: The digest cookie's name.
     @ivar capacityBits: The digest's capacity.
-    @ivar track: What the digest records.
+    @ivar track: Which fetched assets the digest records.
     @ivar maxPushes: The most assets pushed for one page.
     @ivar learn: Learn pages' assets from the traffic.
     @ivar learnFile: Where learning is kept, or L{None}.
@@ -145,7 +145,7 @@ class ServeSettings:
     linkPreload: bool = True
     cookieName: bytes = DEFAULT_COOKIE_NAME
     capacityBits: int = DEFAULT_CAPACITY_BITS
-    track: str = TRACKED_TYPES[0]
+    track: str = DEFAULT_TRACK
     maxPushes: int = DEFAULT_MAX_PUSHES
     learn: bool = False
     learnFile: Path | None = None
@@ -234,9 +234,10 @@ https://localhost:8443/ with a development certificate made on first run."""
         [
             "track",
             None,
-            TRACKED_TYPES[0],
-            "What the digest records: blocking-assets (stylesheets and "
-            "scripts) or all.",
+            DEFAULT_TRACK,
+            "Which assets the client fetches itself the digest records: all, "
+            "or blocking-assets (stylesheets and scripts, as H2O). Pushed "
+            "assets are recorded whatever their type.",
         ],
         [
             "max-pushes",
