@@ -22,7 +22,6 @@ from twisted.web.static import Data, File
 from tests.conftest import loadExample, onReactor
 from tests.sites import INDEX_HTML, makeSite
 from tests.test_delivery import NotToKeep
-from tests.test_internals import test_pureCoreImportsNoTwisted as importsNoTwisted
 from tests.test_resource import LinkingPage
 from txpush import CacheAwarePushResource, IPusher, PushConfig, PushSite
 from txpush.assets import asset
@@ -741,18 +740,3 @@ def test_pushResultSaysWhetherTheClientMayKeepIt(serve):
         (b"/secret.js", True, 200, len(b"console.log('secret');\n"), True),
     ]
     assert all(r.streamID % 2 == 0 for r in results)
-
-
-# The architecture.
-
-
-@pytest.mark.parametrize(
-    "module", ["txpush.delivery", "txpush.failedassets", "txpush.floodguard"]
-)
-def test_pureCoreModulesImportNoTwisted(module):
-    """
-    docs/architecture.md ("The layers"): the pure core's modules that
-    decide what the digest names (txpush.delivery, txpush.failedassets)
-    and the flood budgets import no Twisted.
-    """
-    importsNoTwisted(module)

@@ -100,7 +100,7 @@ def test_clientThatCannotPushGetsHintsAndPreloads():
 def test_clientThatPushesGetsPushesAndNoHints():
     """
     A client that takes pushes gets no Early Hints; its page pushes every
-    asset, and the digest records the pushed blocking ones.
+    asset, and the digest records every one it pushed.
     """
     config = PushConfig(manifest=MANIFEST)
     session = PageSession(config, page(canPush=True), ConnectionPushState())
