@@ -55,6 +55,7 @@ PURE_CORE = [
     "txpush.interfaces",
     "txpush.learning",
     "txpush.linkheader",
+    "txpush.linkhints",
     "txpush.manifest",
     "txpush.policy",
     "txpush.pushrequest",

@@ -111,9 +111,10 @@ def _targetPath(
     return target.split(b"#", 1)[0] or None
 
 
-def _parseLink(
-    text: bytes, scheme: bytes | None, authority: bytes | None
-) -> PreloadLink | None:
+def _targetAndParameters(
+    text: bytes,
+) -> tuple[bytes, dict[bytes, bytes | None]] | None:
+    # A link-value's target and parameters, or None when it is malformed.
     if not _PRINTABLE.match(text):
         return None
     link = _TARGET.match(text)
@@ -123,6 +124,16 @@ def _parseLink(
     parameters = _parameters(rest)
     if parameters is None:
         return None
+    return target, parameters
+
+
+def _parseLink(
+    text: bytes, scheme: bytes | None, authority: bytes | None
+) -> PreloadLink | None:
+    parsed = _targetAndParameters(text)
+    if parsed is None:
+        return None
+    target, parameters = parsed
     rel = parameters.get(b"rel")
     if rel is None or b"preload" not in rel.lower().split():
         return None
@@ -155,6 +166,19 @@ def _fieldValues(fieldValues: Iterable[bytes]) -> Iterator[bytes]:
         if total > MAX_LINK_HEADER_BYTES:
             return
         yield value
+
+
+def _linkValues(fieldValues: Iterable[bytes]) -> Iterator[bytes]:
+    # Each link-value of the field values read, in order.
+    for value in _fieldValues(fieldValues):
+        position = 0
+        while position <= len(value):
+            element = _LINK_VALUE.match(value, position)
+            # The pattern always matches, but a None here must not loop.
+            if element is None:
+                break
+            position = element.end() + 1
+            yield element.group()
 
 
 def parsePreloadLinks(
@@ -199,26 +223,124 @@ def parsePreloadLinks(
     found: dict[bytes, PreloadLink] = {}
     if maxLinks <= 0:
         return []
-    for value in _fieldValues(fieldValues):
-        position = 0
-        while position <= len(value):
-            element = _LINK_VALUE.match(value, position)
-            # The pattern always matches, but a None here must not loop.
-            if element is None:
+    for text in _linkValues(fieldValues):
+        link = _parseLink(text, scheme, authority)
+        if link is None:
+            continue
+        path = link.asset.path
+        first = found.get(path)
+        if first is None:
+            found[path] = link
+            if len(found) >= maxLinks:
                 break
-            position = element.end() + 1
-            link = _parseLink(element.group(), scheme, authority)
-            if link is None:
-                continue
-            path = link.asset.path
-            first = found.get(path)
-            if first is None:
-                found[path] = link
-                if len(found) >= maxLinks:
-                    return list(found.values())
-            elif link.nopush and not first.nopush:
-                found[path] = attrs.evolve(first, nopush=True)
+        elif link.nopush and not first.nopush:
+            found[path] = attrs.evolve(first, nopush=True)
     return list(found.values())
+
+
+@attrs.frozen
+class OtherOrigin:
+    """
+    An origin of another site that a page's links name: a CDN, a font host.
+    Its assets cannot be pushed or preloaded from here, but a browser can
+    open the connection to it while the application thinks.
+
+    @ivar origin: The scheme and authority, lower case, as
+        C{b"https://cdn.example"}.
+    @ivar crossOrigin: Whether a link to it said C{crossorigin} or was a
+        font: the browser then fetches with CORS, on a connection of its
+        own, which only a C{crossorigin} preconnect opens.
+    """
+
+    origin: bytes
+    crossOrigin: bool = False
+
+
+# rel values whose target the page will fetch or connect to.
+_FETCHING_RELS = frozenset({b"preload", b"modulepreload", b"preconnect", b"prefetch"})
+_ORIGIN_SCHEMES = frozenset({b"https", b"http"})
+# An authority: a host name or bracketed address, and an optional port.
+_AUTHORITY = re.compile(rb"(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?\Z")
+
+
+def _otherOrigin(
+    text: bytes, scheme: bytes | None, authority: bytes | None
+) -> OtherOrigin | None:
+    parsed = _targetAndParameters(text)
+    if parsed is None:
+        return None
+    target, parameters = parsed
+    url = _ABSOLUTE_URL.match(target)
+    if url is None:
+        return None
+    rel = parameters.get(b"rel")
+    if rel is None or not _FETCHING_RELS.intersection(rel.lower().split()):
+        return None
+    targetScheme, targetAuthority = url.group(1).lower(), url.group(2).lower()
+    if targetScheme not in _ORIGIN_SCHEMES or not _AUTHORITY.match(targetAuthority):
+        return None
+    if (
+        scheme is not None
+        and authority is not None
+        and (targetScheme, targetAuthority) == (scheme.lower(), authority.lower())
+    ):
+        return None
+    asType = (parameters.get(b"as") or b"").lower()
+    return OtherOrigin(
+        targetScheme + b"://" + targetAuthority,
+        b"crossorigin" in parameters or asType == b"font",
+    )
+
+
+def parseOtherOrigins(
+    fieldValues: Iterable[bytes],
+    scheme: bytes | None = None,
+    authority: bytes | None = None,
+    maxOrigins: int = 4,
+) -> list[OtherOrigin]:
+    """
+    Find the origins of other sites that a response's links name.
+
+    A link counts when its C{rel} holds C{preload}, C{modulepreload},
+    C{preconnect} or C{prefetch} and its target is an absolute C{https} or
+    C{http} URL whose scheme and authority are not C{scheme} and
+    C{authority}.  The same bounds and checks as L{parsePreloadLinks}
+    apply; anything else is skipped without a word.
+
+    @param fieldValues: The values of the response's C{Link} fields.
+    @param scheme: The page request's scheme, if known.
+    @param authority: The page request's authority, if known.
+    @param maxOrigins: Stop once this many origins are found.
+    @return: The origins in header order, each once; C{crossOrigin} if any
+        link to it read before the search stops asked for it.
+    """
+    found: dict[bytes, OtherOrigin] = {}
+    if maxOrigins <= 0:
+        return []
+    for text in _linkValues(fieldValues):
+        other = _otherOrigin(text, scheme, authority)
+        if other is None:
+            continue
+        first = found.get(other.origin)
+        if first is None:
+            found[other.origin] = other
+            if len(found) >= maxOrigins:
+                break
+        elif other.crossOrigin and not first.crossOrigin:
+            found[other.origin] = other
+    return list(found.values())
+
+
+def formatPreconnectLink(other: OtherOrigin) -> bytes:
+    """
+    Write a preconnect link for a C{Link} header.
+
+    @param other: The origin.
+    @return: A field value such as C{<https://cdn.example>; rel=preconnect},
+        with C{; crossorigin} when the origin's links asked for it.
+    """
+    value = b"<" + other.origin + b">; rel=preconnect"
+    return value + b"; crossorigin" if other.crossOrigin else value
 
 
 def formatPreloadLink(asset: Asset, nopush: bool = False) -> bytes:
