@@ -13,6 +13,9 @@ import tempfile
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from twisted.internet import reactor
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
 from twisted.web.static import File
 
 from tests.sites import MANIFEST, makeTimingSite
@@ -106,3 +109,69 @@ def test_chromiumUsesEarlyHints(serve, certificate, chromium, tmp_path):
     assert loads[-1]["/style.css"] == "early-hints", loads
     assert resource.counters.earlyHints == len(loads)
     assert resource.counters.pushed == 0
+
+
+class ThinkingPage(Resource):
+    """
+    A page that thinks for 200 ms (a database query, a template) before it
+    answers, and names its stylesheet and script only in the Link headers
+    of its final response.
+    """
+
+    isLeaf = True
+    THINK = 0.2
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__()
+        self.body = body
+
+    def render_GET(self, request):
+        gone = []
+        request.notifyFinish().addErrback(gone.append)
+
+        def answer():
+            if gone:
+                return
+            request.setHeader(b"content-type", b"text/html")
+            request.responseHeaders.addRawHeader(
+                b"link", b"</style.css>; rel=preload; as=style"
+            )
+            request.responseHeaders.addRawHeader(
+                b"link", b"</app.js>; rel=preload; as=script"
+            )
+            request.write(self.body)
+            request.finish()
+
+        reactor.callLater(self.THINK, answer)
+        return NOT_DONE_YET
+
+
+def test_chromiumUsesHintsLearnedFromLinkHeaders(
+    serve, certificate, chromium, tmp_path
+):
+    """
+    No manifest: the first load teaches txpush the page's Link headers;
+    later loads get them as a 103 while the page thinks, and Chromium
+    fetches the stylesheet and script from the hint ("early-hints") in at
+    least one of several loads.
+    """
+    directory = makeTimingSite(tmp_path / "site")
+    root = File(str(directory))
+    root.putChild(b"page", ThinkingPage((directory / "index.html").read_bytes()))
+    resource = CacheAwarePushResource(root, PushConfig())
+    site = PushSite(resource)
+    site.noisy = False
+    server = serve(site, tls=True)
+    url = f"https://localhost:{server.portNumber}/page"
+    pin = spkiHash(certificate[0])
+    first = loadTimings(chromium, url, pin)
+    assert first["/style.css"] == "link" and resource.counters.earlyHints == 0
+    loads = []
+    while len(loads) < MAX_LOADS:
+        timings = loadTimings(chromium, url, pin)
+        loads.append(timings)
+        assert timings["/style.css"] in ("early-hints", "link"), loads
+        if timings["/style.css"] == "early-hints":
+            break
+    assert loads[-1]["/style.css"] == "early-hints", loads
+    assert resource.counters.earlyHints == len(loads)

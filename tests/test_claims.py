@@ -377,8 +377,9 @@ def test_nopushLinkIsLeftToTheBrowser(serve, siteDirectory):
     """
     docs/link-headers.md ("Reading"), docs/link-headers-from-resources.md
     and docs/cache-aware-push.md: a link with nopush is not pushed, not
-    hinted and not recorded; the page's own Link headers stay on the
-    response as they were, and txpush adds none for them.
+    hinted (not even once remembered, as the page's other link is) and not
+    recorded; the page's own Link headers stay on the response as they
+    were, and txpush adds none for them.
     """
     values = [STYLE_LINK, NOPUSH_APP]
     server, _ = serveFiles(
@@ -391,7 +392,7 @@ def test_nopushLinkIsLeftToTheBrowser(serve, siteDirectory):
     assert cookieKeys(page) == named(b"/style.css")
     with H2Client(server.portNumber, enablePush=False) as client:
         browser = client.get(b"/linked")
-    assert browser.informational == [] and links(browser) == values
+    assert hints(browser) == [STYLE_LINK] and links(browser) == values
     assert cookieDigest(browser) is None
 
 
@@ -444,17 +445,20 @@ def test_assetNamedBothWaysIsPushedHintedAndListedOnce(serve, siteDirectory):
     docs/link-headers-from-resources.md ("Early Hints need the assets
     earlier"): an asset named by assetsFor and by the page's Link header is
     pushed or hinted, and listed, once; a Link header's asset alone is
-    pushed and listed, not hinted.
+    pushed and listed, and hinted only once a response listed it
+    (docs/cache-aware-push.md, "Hints learned from Link headers").
     """
     root = linkingRoot(siteDirectory, [STYLE_LINK, APP_LINK])
     server = serveResource(serve, HintedLinks(root, PushConfig()))
+    with H2Client(server.portNumber, enablePush=False) as client:
+        assert hints(client.get(b"/linked")) == [STYLE_LINK]
     with H2Client(server.portNumber) as client:
         page = client.get(b"/linked")
         assert pushed(client) == [b"/style.css", b"/app.js"]
     assert links(page) == [STYLE_LINK, APP_LINK]
     with H2Client(server.portNumber, enablePush=False) as client:
         browser = client.get(b"/linked")
-    assert hints(browser) == [STYLE_LINK]
+    assert hints(browser) == [STYLE_LINK, APP_LINK]
     assert links(browser) == [STYLE_LINK, APP_LINK]
 
 

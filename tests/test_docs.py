@@ -174,12 +174,21 @@ def checkPushes(
     serve: Serve, site: Any, page: bytes, assets: list[bytes], early: bool
 ) -> None:
     """
-    A first visit pushes C{assets}, each answered 200; a repeat visit with
-    the digest cookie pushes nothing; a client that takes no pushes gets the
-    assets as preload links, and as Early Hints when C{early}.
+    A client that takes no pushes gets the assets as preload links, and on
+    its first visit as Early Hints when C{early} (they are named before the
+    page renders); a first visit that takes pushes pushes C{assets}, each
+    answered 200; a repeat visit with the digest cookie pushes nothing; and
+    a client that takes no pushes then gets them as Early Hints whatever
+    C{early}, learned from the page's Link headers.
     """
     site.noisy = False
     server = serve(site)
+    expected = [b"<" + path + b">" for path in assets]
+    with H2Client(server.portNumber, enablePush=False) as client:
+        browser = client.get(page)
+    assert [link.split(b";")[0] for link in header(browser, b"link")] == expected
+    hinted = [link.split(b";")[0] for link in hintLinks(browser)]
+    assert hinted == (expected if early else [])
     with H2Client(server.portNumber) as client:
         first = client.get(page)
         assert first.status == 200
@@ -191,10 +200,7 @@ def checkPushes(
         assert pushedPaths(client) == []
     with H2Client(server.portNumber, enablePush=False) as client:
         browser = client.get(page)
-    expected = [b"<" + path + b">" for path in assets]
-    assert [link.split(b";")[0] for link in header(browser, b"link")] == expected
-    hinted = [link.split(b";")[0] for link in hintLinks(browser)]
-    assert hinted == (expected if early else [])
+    assert [link.split(b";")[0] for link in hintLinks(browser)] == expected
 
 
 def checkQuickStart(namespace: Namespace, serve: Serve) -> None:

@@ -5,6 +5,7 @@ values in, actions out, no sockets.
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,6 +17,7 @@ from txpush.delivery import UndeliveredBook
 from txpush.digest import CacheDigest
 from txpush.failedassets import FailedAssets
 from txpush.learning import AssetLearner, LearningConfig
+from txpush.linkhints import LinkHintMemory
 from txpush.manifest import Manifest
 from txpush.session import (
     LearnedAsset,
@@ -604,3 +606,56 @@ def test_nextCookieNamesExactlyWhatWasDelivered(outcomes):
     assert set(digestOf(following.setCookie).keys()) == set(
         digestOf(cookieFor(*delivered, b"/extra.css")).keys()
     )
+
+
+def test_rememberedLinksAreHintedNotPushed():
+    """
+    The page's earlier Link headers are hinted to a client that takes no
+    pushes; a client that takes pushes gets only what this response lists.
+    """
+    memory = LinkHintMemory()
+    config = PushConfig()
+    linked = PageResponse(
+        status=200,
+        contentType=b"text/html",
+        linkHeaders=(b"</style.css>; rel=preload; as=style",),
+    )
+    run(PageSession(config, page(), linkHints=memory), linked)
+    hinting = PageSession(config, page(), linkHints=memory)
+    assert hinting.earlyHints() == (b"</style.css>; rel=preload; as=style",)
+    pushing = PageSession(config, page(canPush=True), linkHints=memory)
+    assert pushing.earlyHints() == ()
+    assert run(pushing)[0].push == ()
+
+
+@pytest.mark.parametrize(
+    ("method", "response"),
+    [
+        (b"GET", PageResponse(status=404, contentType=b"text/html")),
+        (b"GET", PageResponse(status=200, contentType=b"application/json")),
+        (b"GET", PageResponse(status=200)),
+        (b"POST", PageResponse(status=200, contentType=b"text/html")),
+    ],
+)
+def test_onlyPagesTeachHints(method, response):
+    """
+    Only a GET answered 2xx with HTML teaches its Link headers.
+    """
+    memory = LinkHintMemory()
+    linked = attrs.evolve(
+        response, linkHeaders=(b"</style.css>; rel=preload; as=style",)
+    )
+    run(PageSession(PushConfig(), page(method=method), linkHints=memory), linked)
+    assert memory.hintsFor(b"/index.html").assets == ()
+
+
+def test_hintsForNavigationsOnly():
+    """
+    A request whose Sec-Fetch headers say it is not a navigation gets no
+    hints, even from the manifest.
+    """
+    config = PushConfig(manifest=MANIFEST)
+    fetch = PageSession(config, page(fetchMode=b"cors", fetchDest=b"empty"))
+    assert fetch.earlyHints() == ()
+    navigation = PageSession(config, page(fetchMode=b"navigate"))
+    assert len(navigation.earlyHints()) == 3

@@ -145,3 +145,14 @@ def test_failedAssetRetry():
     assert parse().pushConfig(None).failedAssetRetry == 300
     settings = parse("--failed-asset-retry", "0")
     assert settings.pushConfig(None).failedAssetRetry == 0
+
+
+def test_linkHintsAndPreconnect():
+    """
+    Hints from a page's earlier Link headers and preconnects are on by
+    default; --no-link-hints and --no-preconnect turn them off.
+    """
+    config = parse().pushConfig(None)
+    assert config.linkHints is not None and config.preconnect
+    config = parse("--no-link-hints", "--no-preconnect").pushConfig(None)
+    assert config.linkHints is None and not config.preconnect

@@ -23,6 +23,7 @@ from txpush.digest import (
 )
 from txpush.failedassets import DEFAULT_RETRY_AFTER
 from txpush.learning import LearningConfig
+from txpush.linkhints import LinkHintConfig
 from txpush.manifest import Manifest
 from txpush.policy import DEFAULT_MAX_PUSHES, DEFAULT_TRACK, PushPolicy
 
@@ -69,6 +70,17 @@ class PushConfig:
         list.
     @ivar learning: Learn pages' assets from traffic (see
         L{txpush.learning}), or L{None} not to.
+    @ivar linkHints: Remember the preload links of each page's responses
+        (see L{txpush.linkhints}) and send them as the C{103 Early Hints}
+        of the page's next requests, before the application answers; or
+        L{None} not to.  On by default: an application that names its
+        assets only in its final response gets its hints before its think
+        time, and a hint fades once the page stops listing it.  Needs
+        C{readLinkHeaders}.
+    @ivar preconnect: With C{linkHints}, hint C{rel=preconnect} for the
+        other sites' origins (a CDN, a font host) that the page's links
+        name: their assets cannot be preloaded from here, but the browser
+        can open the connection while the application thinks.
     @ivar failedAssetRetry: How long, in seconds, an asset whose push
         answered 400 or more is left out of its page (neither pushed nor
         hinted nor listed) before it is tried again.
@@ -87,6 +99,8 @@ class PushConfig:
     readLinkHeaders: bool = True
     addLinkHeaders: bool = True
     learning: LearningConfig | None = None
+    linkHints: LinkHintConfig | None = attrs.field(factory=LinkHintConfig)
+    preconnect: bool = True
     failedAssetRetry: float = attrs.field(default=DEFAULT_RETRY_AFTER)
     # Made once, here, rather than on every request.
     _policy: PushPolicy = attrs.field(init=False, repr=False, eq=False)

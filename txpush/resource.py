@@ -35,6 +35,7 @@ from txpush.errors import PushError
 from txpush.failedassets import FailedAssets
 from txpush.interfaces import IPageSession, IPusher
 from txpush.learning import AssetLearner
+from txpush.linkhints import LinkHintMemory
 from txpush.policy import PagePlan
 from txpush.pusher import PushResult
 from txpush.session import PageOutcome, PageRequest, PageResponse, PageSession
@@ -73,6 +74,8 @@ class CacheAwarePushResource(Resource):
     @ivar config: The L{PushConfig}.
     @ivar counters: The L{PushCounters}.
     @ivar learner: The L{AssetLearner}, when learning is on.
+    @ivar linkHints: The L{LinkHintMemory} of the pages' preload links, when
+        C{config.linkHints} is set.
     @ivar undelivered: The L{UndeliveredBook}: what clients' cookies name
         that they did not get, to correct on their next visit.
     @ivar failures: The L{FailedAssets}: the assets whose push answered an
@@ -109,6 +112,9 @@ class CacheAwarePushResource(Resource):
         self.learner: AssetLearner | None = None
         if self.config.learning is not None:
             self.learner = learner or AssetLearner(self.config.learning)
+        self.linkHints: LinkHintMemory | None = None
+        if self.config.linkHints is not None and self.config.readLinkHeaders:
+            self.linkHints = LinkHintMemory(self.config.linkHints)
         self.undelivered = UndeliveredBook(lifetime=self.config.cookieMaxAge)
         self.failures = FailedAssets(self.config.failedAssetRetry)
         if clock is None:
@@ -167,6 +173,8 @@ class CacheAwarePushResource(Resource):
                 authority=authority,
                 canPush=pusher is not None,
                 client=client if isinstance(client, str) else None,
+                fetchMode=_lower(request.getHeader(b"sec-fetch-mode")),
+                fetchDest=_lower(request.getHeader(b"sec-fetch-dest")),
             ),
             connectionStateOf(request),
             self.learner,
@@ -174,6 +182,7 @@ class CacheAwarePushResource(Resource):
             self.undelivered,
             self.failures,
             self.clock.seconds(),
+            self.linkHints,
         )
         if isinstance(request, Componentized):
             request.setComponent(IPageSession, session)
@@ -204,10 +213,17 @@ class CacheAwarePushResource(Resource):
         # add preload headers, set the digest cookie.
         responseHeaders = request.responseHeaders
         contentTypes = responseHeaders.getRawHeaders(b"content-type")
+        # Twisted adds its defaultContentType (text/html) as the headers go
+        # out, just after this.
+        contentType = (
+            contentTypes[0]
+            if contentTypes
+            else getattr(request, "defaultContentType", None)
+        )
         actions = session.respond(
             PageResponse(
                 status=request.code,
-                contentType=contentTypes[0] if contentTypes else None,
+                contentType=contentType,
                 linkHeaders=tuple(responseHeaders.getRawHeaders(b"link", ())),
                 noStore=forbidsStoring(
                     responseHeaders.getRawHeaders(b"cache-control", ())
@@ -291,6 +307,10 @@ class CacheAwarePushResource(Resource):
             reason=plan.reason,
             because="" if plan.reason is None else f" ({plan.reason})",
         )
+
+
+def _lower(value: bytes | None) -> bytes | None:
+    return None if value is None else value.lower()
 
 
 def _assets(items: Iterable[Asset | bytes | str]) -> list[Asset]:

@@ -26,7 +26,13 @@ from txpush.digest import CacheDigest, setCookieHeaderValue
 from txpush.failedassets import FailedAssets
 from txpush.interfaces import IPageSession
 from txpush.learning import AssetLearner, PageLoad, pageKey, refererPage
-from txpush.linkheader import formatPreloadLink, parsePreloadLinks
+from txpush.linkheader import (
+    formatPreconnectLink,
+    formatPreloadLink,
+    parseOtherOrigins,
+    parsePreloadLinks,
+)
+from txpush.linkhints import LinkHintMemory, PageHints
 from txpush.policy import (
     PageFacts,
     PagePlan,
@@ -57,6 +63,8 @@ class PageRequest:
         (and the configuration pushes).
     @ivar client: The client's address (its host), if known: with the
         cookie it presents, it finds what L{UndeliveredBook} keeps for it.
+    @ivar fetchMode: Its C{Sec-Fetch-Mode}, lower case, if any.
+    @ivar fetchDest: Its C{Sec-Fetch-Dest}, lower case, if any.
     """
 
     method: bytes
@@ -69,6 +77,20 @@ class PageRequest:
     authority: bytes | None = None
     canPush: bool = False
     client: str | None = None
+    fetchMode: bytes | None = None
+    fetchDest: bytes | None = None
+
+    def mayBeNavigation(self) -> bool:
+        """
+        @return: Whether the request is a browser's navigation
+            (C{Sec-Fetch-Mode: navigate} or C{Sec-Fetch-Dest: document}), or
+            carries no C{Sec-Fetch} header at all and so may be one: a
+            browser uses a C{103} only for a navigation, so a fetch, an
+            image or a script request gets none.
+        """
+        if self.fetchMode is None and self.fetchDest is None:
+            return True
+        return self.fetchMode == b"navigate" or self.fetchDest == b"document"
 
 
 @attrs.frozen
@@ -191,6 +213,7 @@ class PageSession:
         undelivered: UndeliveredBook | None = None,
         failures: FailedAssets | None = None,
         now: float = 0.0,
+        linkHints: LinkHintMemory | None = None,
     ) -> None:
         """
         @param config: How to push and hint.
@@ -205,6 +228,9 @@ class PageSession:
         @param failures: The assets that answered an error when pushed, to
             leave out of their pages for a while; L{None} not to.
         @param now: The time, in seconds.
+        @param linkHints: What the page's earlier responses listed in their
+            C{Link} headers, to hint before it answers and to update with
+            this response; L{None} not to.
         """
         self._config = config
         self._pageRequest = request
@@ -232,6 +258,10 @@ class PageSession:
             learned, self._probe = learner.assetsFor(pageKey(request.path))
         self._ownAssets = tuple(ownAssets)
         self._learnedAssets = learned
+        self._linkHints = linkHints
+        self._remembered = PageHints()
+        if linkHints is not None and request.method == b"GET":
+            self._remembered = linkHints.hintsFor(pageKey(request.path))
         self._linkAssets: tuple[Asset, ...] = ()
         self._earlyAssets = mergeAssets(
             self._ownAssets,
@@ -279,18 +309,28 @@ class PageSession:
             conditional, no asset is known yet, or all are cached or
             failing).
         """
-        config = self._config
-        if self._pageRequest.canPush or not config.earlyHints or not self._earlyAssets:
+        config, request = self._config, self._pageRequest
+        if request.canPush or not config.earlyHints or not request.mayBeNavigation():
+            return ()
+        # What the page's earlier responses listed, for hints only: a push
+        # follows this response's own headers.
+        assets = mergeAssets(self._earlyAssets, self._remembered.assets)
+        origins = self._remembered.origins if config.preconnect else ()
+        if not assets and not origins:
             return ()
         plan = planPage(
             config.policy,
             self._facts(None),
-            self._earlyAssets,
+            assets,
             self._digest,
             failing=self._failing,
         )
+        if plan.reason is not None:
+            return ()
         self._hintPlan = plan.hint
-        return tuple(formatPreloadLink(a) for a in plan.hint)
+        return tuple(formatPreloadLink(a) for a in plan.hint) + tuple(
+            formatPreconnectLink(other) for other in origins
+        )
 
     def hintsSent(self) -> tuple[Asset, ...]:
         """
@@ -336,6 +376,14 @@ class PageSession:
         self._response = response
         if self._learner is not None:
             self._learned = self._learn(self._learner, response, now)
+        if self._linkHints is not None and _isPage(request, response):
+            self._linkHints.responded(
+                pageKey(request.path),
+                self._linkAssets,
+                parseOtherOrigins(
+                    response.linkHeaders, request.scheme, request.authority
+                ),
+            )
         return ResponseActions(push=self._plan.push, preloadLinks=preloadLinks)
 
     def settle(self, pushed: Sequence[Asset]) -> PageOutcome:
@@ -503,3 +551,14 @@ class PageSession:
         seen = Asset(request.uri, asType)
         learner.observe(owner, seen)
         return LearnedAsset(owner.page, seen)
+
+
+def _isPage(request: PageRequest, response: PageResponse) -> bool:
+    # A GET answered 2xx with HTML: what a browser navigates to.
+    contentType = response.contentType
+    return (
+        request.method == b"GET"
+        and 200 <= response.status < 300
+        and contentType is not None
+        and contentType.lower().startswith(b"text/html")
+    )

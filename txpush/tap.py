@@ -28,6 +28,7 @@ from txpush.devcert import ensureDevelopmentCertificate
 from txpush.digest import DEFAULT_CAPACITY_BITS, DEFAULT_COOKIE_NAME, DEFAULT_MAX_AGE
 from txpush.failedassets import DEFAULT_RETRY_AFTER
 from txpush.learning import AssetLearner, LearnFileError, LearningConfig
+from txpush.linkhints import LinkHintConfig
 from txpush.manifest import Manifest, ManifestError, loadManifest
 from txpush.policy import DEFAULT_MAX_PUSHES, DEFAULT_TRACK, TRACKED_TYPES
 from txpush.resource import CacheAwarePushResource
@@ -116,6 +117,8 @@ class ServeSettings:
     @ivar useDigest: Keep the digest cookie.
     @ivar earlyHints: Send C{103 Early Hints}.
     @ivar linkPreload: Read and add C{Link: rel=preload} headers.
+    @ivar linkHints: Hint each page's earlier Link headers before it answers.
+    @ivar preconnect: Hint preconnects to the other sites its links name.
     @ivar cookieName: The digest cookie's name.
     @ivar capacityBits: The digest's capacity.
     @ivar track: Which fetched assets the digest records.
@@ -143,6 +146,8 @@ class ServeSettings:
     useDigest: bool = True
     earlyHints: bool = True
     linkPreload: bool = True
+    linkHints: bool = True
+    preconnect: bool = True
     cookieName: bytes = DEFAULT_COOKIE_NAME
     capacityBits: int = DEFAULT_CAPACITY_BITS
     track: str = DEFAULT_TRACK
@@ -176,6 +181,8 @@ class ServeSettings:
             earlyHints=self.earlyHints,
             readLinkHeaders=self.linkPreload,
             addLinkHeaders=self.linkPreload,
+            linkHints=LinkHintConfig() if self.linkHints else None,
+            preconnect=self.preconnect,
             learning=LearningConfig() if self.learn else None,
             failedAssetRetry=self.failedAssetRetry,
         )
@@ -321,6 +328,17 @@ https://localhost:8443/ with a development certificate made on first run."""
             "Neither push assets named by Link: rel=preload headers of the "
             "site's responses, nor add such headers.",
         ],
+        [
+            "no-link-hints",
+            None,
+            "Do not send a page's earlier Link: rel=preload headers as the "
+            "103 Early Hints of its next requests.",
+        ],
+        [
+            "no-preconnect",
+            None,
+            "Send no rel=preconnect hints for the other sites a page's links name.",
+        ],
     ]
 
     compData = usage.Completions(
@@ -436,6 +454,8 @@ https://localhost:8443/ with a development certificate made on first run."""
             useDigest=not self["no-digest"],
             earlyHints=not self["no-early-hints"],
             linkPreload=not self["no-link-preload"],
+            linkHints=not self["no-link-hints"],
+            preconnect=not self["no-preconnect"],
             cookieName=self["digest-cookie"].encode("ascii", "replace"),
             capacityBits=capacityBits,
             track=self["track"],

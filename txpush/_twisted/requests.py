@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, WeakSet
 
 import h2.exceptions
 from twisted.logger import Logger, LogPublisher
@@ -110,6 +110,8 @@ def sendEarlyHints(request: Any, linkValues: list[bytes], overHTTP11: bool) -> b
     """
     Send a C{103 Early Hints} informational response for C{request}.
 
+    A request gets one at most: a browser uses only the first.
+
     @param request: A request whose response has not started.
     @param linkValues: The C{Link} header values to send.
     @param overHTTP11: Whether to send it to HTTP/1.1 clients too (an
@@ -118,6 +120,19 @@ def sendEarlyHints(request: Any, linkValues: list[bytes], overHTTP11: bool) -> b
     """
     if not linkValues or request.startedWriting or isDisconnected(request):
         return False
+    if request in _hinted:
+        return False
+    sent = _sendEarlyHints(request, linkValues, overHTTP11)
+    if sent:
+        _hinted.add(request)
+    return sent
+
+
+# The requests that got their 103: weakly, as a request's life is Twisted's.
+_hinted: WeakSet[Any] = WeakSet()
+
+
+def _sendEarlyHints(request: Any, linkValues: list[bytes], overHTTP11: bool) -> bool:
     channel = request.channel
     if isinstance(channel, H2Stream):
         connection = channel._conn
