@@ -234,3 +234,23 @@ def test_cachedAssetsAreNotHintedFromMemory(serve, tmp_path):
         cookie = digestCookie(client.get(b"/style.css"))
     response = visit(server, [(b"cookie", cookie)])
     assert hintLinks(response) == [[APP_LINK]]
+
+
+def test_manifestPreconnect(serve, tmp_path):
+    """
+    A manifest entry naming another site's origin: the page's very first
+    103 carries a preconnect to it, beside the manifest's assets.
+    """
+    page = ThinkingPage([])
+    manifest = Manifest.fromMapping(
+        {
+            "/page": [
+                "/style.css",
+                {"preconnect": "https://fonts.example", "crossorigin": True},
+            ]
+        }
+    )
+    server, _ = serveThinking(serve, tmp_path, page, manifest=manifest)
+    assert hintLinks(visit(server)) == [
+        [STYLE_LINK, b"<https://fonts.example>; rel=preconnect; crossorigin"]
+    ]

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from txpush.assets import Asset, asset
+from txpush.linkheader import OtherOrigin
 from txpush.manifest import Manifest, ManifestError, loadManifest
 
 
@@ -774,3 +775,53 @@ def test_anyFileLoadsOrSaysWhy(raw):
         except ManifestError as error:
             assert str(error).startswith(str(path))
             assert "\n" not in str(error)
+
+
+def test_preconnectEntries():
+    """
+    An entry {"preconnect": ORIGIN} names another site's origin for the
+    page's preconnect hints, crossorigin when asked; it is not an asset, and
+    each origin is kept once.
+    """
+    manifest = Manifest.fromMapping(
+        {
+            "/index.html": [
+                "/style.css",
+                {"preconnect": "https://Fonts.Example/", "crossorigin": True},
+                {"preconnect": "https://cdn.example:8443"},
+                {"preconnect": "https://cdn.example:8443"},
+            ]
+        }
+    )
+    assert manifest.assetsFor(b"/") == (asset(b"/style.css"),)
+    assert manifest.preconnectsFor(b"/") == (
+        OtherOrigin(b"https://fonts.example", True),
+        OtherOrigin(b"https://cdn.example:8443"),
+    )
+    assert manifest.preconnectsFor(b"/other") == ()
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"preconnect": "/style.css"}, "is not the origin of another site"),
+        ({"preconnect": "https://cdn.example/a.css"}, "is not the origin"),
+        ({"preconnect": "ftp://cdn.example"}, "is not the origin"),
+        ({"preconnect": 3}, "a number"),
+        (
+            {"preconnect": "https://a.example", "crossorigin": "yes"},
+            "not true or false",
+        ),
+        ({"preconnect": "https://a.example", "as": "font"}, 'unknown key "as"'),
+    ],
+)
+def test_preconnectErrors(tmp_path, entry, message):
+    """
+    A preconnect entry that is not an origin, or has other keys, is refused
+    with the file and line.
+    """
+    path = tmp_path / "push.json"
+    path.write_text(json.dumps({"/index.html": ["/a.css", entry]}, indent=2))
+    with pytest.raises(ManifestError, match=re.escape(message)) as info:
+        loadManifest(path)
+    assert info.value.path == path and info.value.line is not None

@@ -331,6 +331,23 @@ def parseOtherOrigins(
     return list(found.values())
 
 
+def mergeOrigins(*sources: Iterable[OtherOrigin]) -> tuple[OtherOrigin, ...]:
+    """
+    Merge lists of other origins, each origin once.
+
+    @param sources: Origin lists, in order.
+    @return: The origins in order of first appearance, each C{crossOrigin}
+        if any source's listing of it is.
+    """
+    merged: dict[bytes, OtherOrigin] = {}
+    for source in sources:
+        for other in source:
+            first = merged.setdefault(other.origin, other)
+            if other.crossOrigin and not first.crossOrigin:
+                merged[other.origin] = other
+    return tuple(merged.values())
+
+
 def formatPreconnectLink(other: OtherOrigin) -> bytes:
     """
     Write a preconnect link for a C{Link} header.

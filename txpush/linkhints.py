@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import attrs
 
 from txpush.assets import Asset
-from txpush.linkheader import OtherOrigin
+from txpush.linkheader import OtherOrigin, mergeOrigins
 
 
 def _atLeastOne(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -126,12 +126,9 @@ class LinkHintMemory:
         if recent is None:
             return PageHints()
         assets: dict[bytes, Asset] = {}
-        origins: dict[bytes, OtherOrigin] = {}
-        for listed, named in recent:
+        for listed, _ in recent:
             for asset in listed:
                 assets.setdefault(asset.path, asset)
-            for other in named:
-                first = origins.setdefault(other.origin, other)
-                if other.crossOrigin and not first.crossOrigin:
-                    origins[other.origin] = other
-        return PageHints(tuple(assets.values()), tuple(origins.values()))
+        return PageHints(
+            tuple(assets.values()), mergeOrigins(*(named for _, named in recent))
+        )

@@ -29,8 +29,17 @@ from urllib.parse import quote, unquote_to_bytes
 import attrs
 
 from txpush.assets import Asset, asTypeProblem, guessAsType, pathProblem
+from txpush.linkheader import OtherOrigin
 
 _ASSET_KEYS = frozenset({"path", "as"})
+_PRECONNECT_KEYS = frozenset({"preconnect", "crossorigin"})
+_EXAMPLE_PRECONNECT = '{"preconnect": "https://fonts.example", "crossorigin": true}'
+# An origin: http or https, a host name or bracketed address, a port; a
+# trailing "/" is allowed.
+_ORIGIN = re.compile(
+    r"((?:[Hh][Tt][Tt][Pp][Ss]?)://(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])"
+    r"(?::[0-9]{1,5})?)/?"
+)
 _EXAMPLE_OBJECT = '{"path": "/font.woff2", "as": "font"}'
 
 
@@ -82,6 +91,14 @@ def _readOnlyLines(
     return MappingProxyType(dict(lines))
 
 
+def _readOnlyOrigins(
+    originsByPage: Mapping[bytes, Sequence[OtherOrigin]],
+) -> Mapping[bytes, tuple[OtherOrigin, ...]]:
+    return MappingProxyType(
+        {page: tuple(origins) for page, origins in originsByPage.items()}
+    )
+
+
 def _checkPages(
     instance: object,
     attribute: "attrs.Attribute[Mapping[bytes, tuple[Asset, ...]]]",
@@ -126,6 +143,10 @@ class Manifest:
         assets are equal wherever they were read from.
     @ivar assetLines: The line (from 1) of the entry of each C{(page path,
         asset path)} of the file, where L{loadManifest} found it; read-only.
+    @ivar preconnectsByPage: Each page path with the other sites' origins
+        its entry names for C{rel=preconnect} hints (entries such as
+        C{{"preconnect": "https://fonts.example", "crossorigin": true}}), in
+        order; read-only, and only for pages that name one.
     """
 
     assetsByPage: Mapping[bytes, tuple[Asset, ...]] = attrs.field(
@@ -134,6 +155,9 @@ class Manifest:
     sourceFile: str | None = attrs.field(default=None, eq=False)
     assetLines: Mapping[tuple[bytes, bytes], int] = attrs.field(
         factory=dict, converter=_readOnlyLines, eq=False
+    )
+    preconnectsByPage: Mapping[bytes, tuple[OtherOrigin, ...]] = attrs.field(
+        factory=dict, converter=_readOnlyOrigins, hash=False
     )
 
     @classmethod
@@ -177,6 +201,17 @@ class Manifest:
         """
         key = self._pageKey(pagePath)
         return () if key is None else self.assetsByPage[key]
+
+    def preconnectsFor(self, pagePath: bytes) -> tuple[OtherOrigin, ...]:
+        """
+        Find the other origins a page's entry names, as L{assetsFor} finds
+        its assets.
+
+        @param pagePath: The page's path as requested, query allowed.
+        @return: The origins, in order; empty when it names none.
+        """
+        key = self._pageKey(pagePath)
+        return () if key is None else self.preconnectsByPage.get(key, ())
 
     def sourceOf(self, pagePath: bytes, assetPath: bytes) -> str | None:
         """
@@ -352,6 +387,7 @@ class _Reader:
             )
         assetsByPage = {}
         assetLines: dict[tuple[bytes, bytes], int] = {}
+        preconnects: dict[bytes, tuple[OtherOrigin, ...]] = {}
         for page, entries in data.items():
             line = self._line(page, key=True) if isinstance(page, str) else None
             pagePath = self._page(page, line)
@@ -362,15 +398,51 @@ class _Reader:
                     line,
                 )
             assets: dict[bytes, Asset] = {}
+            origins: dict[bytes, OtherOrigin] = {}
             for entry in entries:
+                if isinstance(entry, Mapping) and "preconnect" in entry:
+                    other = self._preconnect(page, entry)
+                    origins.setdefault(other.origin, other)
+                    continue
                 asset, assetLine = self._asset(page, entry)
                 if asset.path not in assets:
                     assets[asset.path] = asset
                     if assetLine is not None:
                         assetLines[pagePath, asset.path] = assetLine
             assetsByPage[pagePath] = tuple(assets.values())
+            if origins:
+                preconnects[pagePath] = tuple(origins.values())
         source = None if self._manifestPath is None else str(self._manifestPath)
-        return Manifest(assetsByPage, source, assetLines)
+        return Manifest(assetsByPage, source, assetLines, preconnects)
+
+    def _preconnect(self, page: str, entry: Mapping[str, object]) -> OtherOrigin:
+        origin = entry.get("preconnect")
+        line = self._line(origin)
+        unknown = sorted(set(entry) - _PRECONNECT_KEYS, key=str)
+        if unknown:
+            raise self._error(
+                f"a preconnect of page {_shown(page)} has unknown key "
+                f'{_shown(str(unknown[0]))}: give only "preconnect" and '
+                f'"crossorigin", as in {_EXAMPLE_PRECONNECT}',
+                line,
+            )
+        crossOrigin = entry.get("crossorigin", False)
+        if not isinstance(crossOrigin, bool):
+            raise self._error(
+                f'the "crossorigin" of a preconnect of page {_shown(page)} is '
+                f"{_describe(crossOrigin)}, not true or false",
+                line,
+            )
+        match = None if not isinstance(origin, str) else _ORIGIN.fullmatch(origin)
+        if match is None:
+            shown = _shown(origin) if isinstance(origin, str) else _describe(origin)
+            raise self._error(
+                f"preconnect {shown} of page {_shown(page)} is not the origin of "
+                'another site: write its scheme and host alone, as "https://'
+                'fonts.example" (an asset of this site needs no preconnect)',
+                line,
+            )
+        return OtherOrigin(match[1].lower().encode("ascii"), crossOrigin)
 
     def _page(self, page: object, line: int | None) -> bytes:
         if not isinstance(page, str):

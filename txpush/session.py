@@ -27,8 +27,10 @@ from txpush.failedassets import FailedAssets
 from txpush.interfaces import IPageSession
 from txpush.learning import AssetLearner, PageLoad, pageKey, refererPage
 from txpush.linkheader import (
+    OtherOrigin,
     formatPreconnectLink,
     formatPreloadLink,
+    mergeOrigins,
     parseOtherOrigins,
     parsePreloadLinks,
 )
@@ -315,7 +317,12 @@ class PageSession:
         # What the page's earlier responses listed, for hints only: a push
         # follows this response's own headers.
         assets = mergeAssets(self._earlyAssets, self._remembered.assets)
-        origins = self._remembered.origins if config.preconnect else ()
+        origins: tuple[OtherOrigin, ...] = ()
+        if config.preconnect:
+            named = (
+                config.manifest.preconnectsFor(request.path) if config.manifest else ()
+            )
+            origins = mergeOrigins(named, self._remembered.origins)
         if not assets and not origins:
             return ()
         plan = planPage(
