@@ -85,7 +85,8 @@ def test_hintsComeFromTheLastResponsesOnly(responses):
     model: dict[bytes, list[list[Asset]]] = {}
     for page, assets in responses:
         memory.responded(page, assets)
-        model[page] = [*model.pop(page, []), assets]
+        if page in model or assets:
+            model[page] = [*model.pop(page, []), assets]
         while len(model) > 3:
             del model[next(iter(model))]
         assert len(memory) == len(model)
@@ -185,3 +186,14 @@ def test_assetsKeepTheirType():
     memory.responded(b"/", [Asset(b"/data.json", "fetch")])
     memory.responded(b"/", [Asset(b"/data.json", None)])
     assert memory.hintsFor(b"/").assets == (Asset(b"/data.json", None),)
+
+
+def test_pagesWithoutLinksTakeNoPlace():
+    """
+    A page that never listed anything is not remembered, and does not push
+    out one that did.
+    """
+    memory = LinkHintMemory(LinkHintConfig(maxPages=1))
+    memory.responded(b"/a", [STYLE])
+    memory.responded(b"/plain", [])
+    assert len(memory) == 1 and memory.hintsFor(b"/a").assets == (STYLE,)

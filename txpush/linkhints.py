@@ -94,7 +94,8 @@ class LinkHintMemory:
         origins: Sequence[OtherOrigin] = (),
     ) -> None:
         """
-        Record what one response of C{page} listed.
+        Record what one response of C{page} listed.  A page not remembered
+        whose response lists nothing is not added.
 
         @param page: The page key (its path without query).
         @param assets: The assets of its own C{Link: rel=preload} headers, in
@@ -105,6 +106,9 @@ class LinkHintMemory:
         config = self.config
         recent = self._pages.pop(page, None)
         if recent is None:
+            if not assets and not origins:
+                # Nothing to hint: no need to take a place from a page that has.
+                return
             recent = deque(maxlen=config.responses)
         recent.appendleft(
             (
