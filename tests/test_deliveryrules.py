@@ -66,9 +66,10 @@ def test_bookIsTakenOnceByItsClient():
     book.undelivered("192.0.2.1", "AAA", b"/b.png", 2.0)
     assert book.take("192.0.2.2", "AAA", 3.0) == frozenset()
     assert book.take("192.0.2.1", "AAB", 3.0) == frozenset()
+    assert book.holdsFor("192.0.2.1") and not book.holdsFor("192.0.2.2")
     assert book.take("192.0.2.1", "AAA", 3.0) == {b"/a.js", b"/b.png"}
     assert book.take("192.0.2.1", "AAA", 3.0) == frozenset()
-    assert len(book) == 0
+    assert len(book) == 0 and not book.holdsFor("192.0.2.1")
 
 
 def test_bookEntriesExpireAndAreBounded():
@@ -81,7 +82,7 @@ def test_bookEntriesExpireAndAreBounded():
     assert book.take("a", "V", 11.0) == frozenset()
     for client in ("a", "b", "c"):
         book.undelivered(client, "V", b"/x", 20.0)
-    assert len(book) == 2
+    assert len(book) == 2 and not book.holdsFor("a")
     assert book.take("a", "V", 21.0) == frozenset()
     assert book.take("c", "V", 21.0) == {b"/x"}
     with pytest.raises(ValueError, match="maxEntries"):
@@ -103,6 +104,7 @@ def test_bookNeverHoldsMoreThanItsSize(entries):
     for client, cookie, path in entries:
         book.undelivered(client, cookie, path, 0.0)
         assert len(book) <= 3
+        assert book.holdsFor(client)
     for client in "abc":
         for cookie in "VW":
             taken = book.take(client, cookie, 0.0)

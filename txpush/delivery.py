@@ -19,7 +19,7 @@ Pure code: no Twisted here.
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 
 DEFAULT_BOOK_SIZE = 10_000
@@ -91,12 +91,28 @@ class UndeliveredBook:
         self._entries: OrderedDict[tuple[str, bytes], tuple[float, set[bytes]]] = (
             OrderedDict()
         )
+        # How many entries each client has, so that a client with none is
+        # told so without its cookie being encoded and hashed.
+        self._perClient: Counter[str] = Counter()
 
     def __len__(self) -> int:
         """
         @return: How many clients have an entry.
         """
         return len(self._entries)
+
+    def holdsFor(self, client: str) -> bool:
+        """
+        @param client: A client's address.
+        @return: Whether some entry is for that address (and so
+            L{take} may find something for it).
+        """
+        return client in self._perClient
+
+    def _forget(self, key: tuple[str, bytes]) -> None:
+        self._perClient[key[0]] -= 1
+        if not self._perClient[key[0]]:
+            del self._perClient[key[0]]
 
     @staticmethod
     def _key(client: str, cookieValue: str) -> tuple[str, bytes]:
@@ -117,11 +133,13 @@ class UndeliveredBook:
         """
         key = self._key(client, cookieValue)
         entry = self._entries.pop(key, None)
+        if entry is None:
+            self._perClient[client] += 1
         paths = set() if entry is None else entry[1]
         paths.add(path)
         self._entries[key] = (now, paths)
         while len(self._entries) > self.maxEntries:
-            self._entries.popitem(last=False)
+            self._forget(self._entries.popitem(last=False)[0])
 
     def take(self, client: str, cookieValue: str, now: float) -> frozenset[bytes]:
         """
@@ -135,9 +153,13 @@ class UndeliveredBook:
         @return: The paths; empty when the book has nothing for the client,
             or its entry is older than L{lifetime}.
         """
-        entry = self._entries.pop(self._key(client, cookieValue), None)
+        if client not in self._perClient:
+            return frozenset()
+        key = self._key(client, cookieValue)
+        entry = self._entries.pop(key, None)
         if entry is None:
             return frozenset()
+        self._forget(key)
         recorded, paths = entry
         if self.lifetime > 0 and now - recorded > self.lifetime:
             return frozenset()

@@ -286,6 +286,9 @@ class PageSession:
             # This connection corrects its own cookies; the book is for the
             # client's next connection.
             return
+        if not book.holdsFor(client):
+            # The common case, decided without encoding the digest.
+            return
         for path in book.take(client, digest.cookieValue(), now):
             digest.discard(path)
 
@@ -539,7 +542,7 @@ class PageSession:
         if connection is None:
             return None
         contentType = response.contentType
-        if contentType is not None and contentType.lower().startswith(b"text/html"):
+        if _isPage(request, response):
             page = pageKey(request.path)
             load: PageLoad = learner.recordLoad(page, self._probe)
             connection.loadsFor(learner.config.maxLoadsPerConnection).add(load, now)
