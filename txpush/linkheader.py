@@ -314,21 +314,19 @@ def parseOtherOrigins(
     @return: The origins in header order, each once; C{crossOrigin} if any
         link to it read before the search stops asked for it.
     """
-    found: dict[bytes, OtherOrigin] = {}
     if maxOrigins <= 0:
         return []
+    found: list[OtherOrigin] = []
+    distinct: set[bytes] = set()
     for text in _linkValues(fieldValues):
         other = _otherOrigin(text, scheme, authority)
         if other is None:
             continue
-        first = found.get(other.origin)
-        if first is None:
-            found[other.origin] = other
-            if len(found) >= maxOrigins:
-                break
-        elif other.crossOrigin and not first.crossOrigin:
-            found[other.origin] = other
-    return list(found.values())
+        found.append(other)
+        distinct.add(other.origin)
+        if len(distinct) >= maxOrigins:
+            break
+    return list(mergeOrigins(found))
 
 
 def mergeOrigins(*sources: Iterable[OtherOrigin]) -> tuple[OtherOrigin, ...]:
