@@ -408,6 +408,31 @@ def pushingSession(connection, cookie=None, **overrides):
     )
 
 
+def fetchAfter(
+    connection: ConnectionPushState,
+    setCookie: bytes,
+    path: bytes,
+    contentType: bytes,
+    config: PushConfig | None = None,
+):
+    """
+    The client fetches C{path} on C{connection}, with the cookie
+    C{setCookie} gave it: the fetch's outcome.
+    """
+    session = PageSession(
+        config or PushConfig(manifest=MANIFEST),
+        page(path=path, uri=path, cookieHeaders=(setCookie.split(b";", 1)[0],)),
+        connection,
+    )
+    return run(session, PageResponse(status=200, contentType=contentType))[1]
+
+
+def namesExactly(setCookie: bytes | None, *paths: bytes) -> bool:
+    """Whether the cookie C{setCookie} sets names C{paths} and no other."""
+    assert setCookie is not None
+    return set(digestOf(setCookie).keys()) == set(digestOf(cookieFor(*paths)).keys())
+
+
 def test_pushedImagesAreRememberedWhateverTheTracking():
     """
     Every pushed asset goes into the digest, images too: the tracking only
@@ -435,17 +460,8 @@ def test_failedPushIsTakenOutOfTheNextCookie(status, completed, noStore):
     assert first.pushEnded(b"/app.js", 200, True, False, 1.0) is False
     first.pushEnded(b"/logo.svg", status, completed, noStore, 1.0)
     assert b"/logo.svg" in connection.undelivered and connection.correctionDue
-    cookie = outcome.setCookie.split(b";", 1)[0]
-    asset = PageSession(
-        PushConfig(manifest=MANIFEST),
-        page(path=b"/style.css", uri=b"/style.css", cookieHeaders=(cookie,)),
-        connection,
-    )
-    _, following = run(asset, PageResponse(status=200, contentType=b"text/css"))
-    assert following.setCookie is not None
-    assert set(digestOf(following.setCookie).keys()) == set(
-        digestOf(cookieFor(b"/style.css", b"/app.js")).keys()
-    )
+    following = fetchAfter(connection, outcome.setCookie, b"/style.css", b"text/css")
+    assert namesExactly(following.setCookie, b"/style.css", b"/app.js")
     assert not connection.correctionDue
 
 
@@ -516,19 +532,10 @@ def test_fetchedAssetCutShortIsTakenBack():
     _, outcome = run(fetched, PageResponse(status=200, contentType=b"text/css"))
     assert outcome.recordedItself and outcome.setCookie is not None
     fetched.responseEnded(False, 2.0)
-    script = PageSession(
-        config,
-        page(
-            path=b"/app.js",
-            uri=b"/app.js",
-            cookieHeaders=(outcome.setCookie.split(b";", 1)[0],),
-        ),
-        connection,
+    following = fetchAfter(
+        connection, outcome.setCookie, b"/app.js", b"text/javascript", config
     )
-    _, following = run(script, PageResponse(status=200, contentType=b"text/javascript"))
-    assert set(digestOf(following.setCookie).keys()) == set(
-        digestOf(cookieFor(b"/app.js")).keys()
-    )
+    assert namesExactly(following.setCookie, b"/app.js")
 
 
 def test_noStoreFetchIsNotRemembered():
@@ -592,20 +599,8 @@ def test_nextCookieNamesExactlyWhatWasDelivered(outcomes):
         )
         if status == 200 and completed and not noStore
     ]
-    fetched = PageSession(
-        PushConfig(manifest=MANIFEST),
-        page(
-            path=b"/extra.css",
-            uri=b"/extra.css",
-            cookieHeaders=(outcome.setCookie.split(b";", 1)[0],),
-        ),
-        connection,
-    )
-    _, following = run(fetched, PageResponse(status=200, contentType=b"text/css"))
-    assert following.setCookie is not None
-    assert set(digestOf(following.setCookie).keys()) == set(
-        digestOf(cookieFor(*delivered, b"/extra.css")).keys()
-    )
+    following = fetchAfter(connection, outcome.setCookie, b"/extra.css", b"text/css")
+    assert namesExactly(following.setCookie, *delivered, b"/extra.css")
 
 
 def test_rememberedLinksAreHintedNotPushed():
