@@ -56,7 +56,12 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import thinkapp  # noqa: E402
 from procs import HOST, Processes, freePorts  # noqa: E402
-from run import machine, startProxy, txpushRevision  # noqa: E402
+from run import (  # noqa: E402
+    addTxpushTreeOptions,
+    machine,
+    startProxy,
+    txpushRevision,
+)
 
 from tests.test_chromium import CHROMIUM_FLAGS, spkiHash  # noqa: E402
 from txpush.devcert import ensureDevelopmentCertificate  # noqa: E402
@@ -1258,13 +1263,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--report", action="store_true", help="rewrite the report from the JSON"
     )
-    parser.add_argument(
-        "--txpush-tree",
-        type=Path,
-        help="run txpush from this copy of the repository (first on its"
-        " PYTHONPATH), e.g. a git archive of a commit",
-    )
-    parser.add_argument("--txpush-label", help="what to call that txpush (a commit)")
+    addTxpushTreeOptions(parser)
     options = parser.parse_args(argv)
     out = options.out or HERE / "results" / ("quick" if options.quick else "")
     out.mkdir(parents=True, exist_ok=True)

@@ -459,6 +459,25 @@ def machine() -> dict[str, Any]:
     }
 
 
+def addTxpushTreeOptions(parser: argparse.ArgumentParser) -> None:
+    """
+    Add C{--txpush-tree} and C{--txpush-label}, which every bench that runs
+    txpush takes.
+
+    @param parser: The bench's parser.
+    """
+    parser.add_argument(
+        "--txpush-tree",
+        type=Path,
+        help="run txpush from this copy of the repository (first on its"
+        " PYTHONPATH), e.g. a git archive of a commit",
+    )
+    parser.add_argument(
+        "--txpush-label",
+        help="what the report calls the txpush of --txpush-tree (a commit)",
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run every measurement and write the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -468,16 +487,7 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="where to write (default: bench/results, or bench/results/quick)",
     )
-    parser.add_argument(
-        "--txpush-tree",
-        type=Path,
-        help="run twist txpush from this copy of the repository (first on"
-        " its PYTHONPATH), e.g. a git archive of a commit",
-    )
-    parser.add_argument(
-        "--txpush-label",
-        help="what the report calls the txpush of --txpush-tree (a commit)",
-    )
+    addTxpushTreeOptions(parser)
     options = parser.parse_args(argv)
     plan = QUICK if options.quick else FULL
     out = options.out or HERE / "results" / ("quick" if options.quick else "")
