@@ -88,11 +88,6 @@ EXTERNAL_NAMES = {
 # These are known and reported; each is (file, message).  An entry that no
 # longer occurs is itself a warning, so the list stays true.
 KNOWN_PYDOCTOR_WARNINGS = {
-    # pydoctor cannot evaluate a computed __doc__ (the one-line --help text).
-    (
-        "txpush/tap.py",
-        "Unable to figure out value for __doc__ assignment, maybe too complex",
-    ),
     # pydoctor's regular expression colorizer predates possessive
     # quantifiers (Python 3.11); the private pattern is valid.
     (

@@ -267,10 +267,18 @@ def test_missingPath(twist, tmp_path):
 
 
 def test_pathThatIsAFile(twist, tmp_path):
-    (tmp_path / "file").write_text("x")
-    status, output = badInput(twist, "--path", str(tmp_path / "file"))
-    assert status == 64
-    assertOneLine(output, "--path", "no such directory")
+    """
+    --path FILE serves that file at /, and nothing else (twist web's help
+    says a file may be the root).
+    """
+    (tmp_path / "page.html").write_text("<p>one page</p>")
+    server = twist("--path", str(tmp_path / "page.html"), *LISTEN)
+    with H2Client(server.port()) as client:
+        page = client.get(b"/")
+        other = client.get(b"/other")
+    assert (page.status, page.body) == (200, b"<p>one page</p>")
+    assert other.status == 404
+    assert server.problems == []
 
 
 @pytest.mark.parametrize(

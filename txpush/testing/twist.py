@@ -37,6 +37,8 @@ class TwistServer:
         stateDirectory: Path,
         wait: bool = True,
         startTimeout: float = 30.0,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         """
         Start C{twist --log-format text txpush --state-dir STATE ARGUMENTS}.
@@ -45,6 +47,9 @@ class TwistServer:
         @param stateDirectory: Its C{--state-dir}.
         @param wait: Whether to wait until it says where it serves.
         @param startTimeout: How long to wait for that, in seconds.
+        @param cwd: The directory it runs in (a WSGI application's), or
+            this process's.
+        @param env: Its environment, or this process's.
         @raise AssertionError: It did not say so in time (it is stopped).
         """
         self.process = subprocess.Popen(
@@ -61,6 +66,8 @@ class TwistServer:
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
+            cwd=cwd,
+            env=env,
         )
         self.log: list[str] = []
         self.urls: list[str] = []
