@@ -458,18 +458,24 @@ def test_freshVirtualEnvironment(tmp_path):
 def test_everyOptionIsDocumented():
     """
     docs/twist-txpush.md and the README's table name every option of
-    twist txpush --help, and no option that does not exist.
+    twist txpush --help, with its short form, and no option that does not
+    exist.
     """
     from txpush.tap import Options
 
     helpText = str(Options())
-    options = set(re.findall(r"--([a-z][a-z-]+)", helpText)) - {"help", "version"}
+    options = set(re.findall(r"--([a-z][a-z-]+)", helpText)) - {"help"}
+    shortForms = set(re.findall(r"^\s+-([a-z]), --", helpText, re.M))
+    assert {"version", "wsgi", "class", "resource-script", "logfile"} <= options
+    assert shortForms == {"c", "i", "k", "l", "m", "n", "p", "u"}
     root = Path(__file__).parent.parent
     for document in (root / "docs" / "twist-txpush.md", root / "README.md"):
         text = document.read_text()
         documented = set(re.findall(r"`--([a-z][a-z-]+)", text))
         assert options <= documented, (document, options - documented)
         assert documented <= options, (document, documented - options)
+        documentedShort = set(re.findall(r"`-([a-z])`, `--", text))
+        assert documentedShort == shortForms, (document, documentedShort)
 
 
 def browseLikeABrowser(port, tls=False):

@@ -156,3 +156,154 @@ def test_linkHintsAndPreconnect():
     assert config.linkHints is not None and config.preconnect
     config = parse("--no-link-hints", "--no-preconnect").pushConfig(None)
     assert config.linkHints is None and not config.preconnect
+
+
+def test_twistWebOptionsInAnyOrder(tmp_path):
+    """
+    twist web's options for --path may come before it, and each lands in
+    the settings: extensions get their dot, --allow-ignore-ext is "*".
+    """
+    static = tmp_path / "static"
+    static.mkdir()
+    settings = parse(
+        "-i",
+        "home.html",
+        "--index",
+        "index.rpy",
+        "-m",
+        "text/plain",
+        "--ignore-ext",
+        "html",
+        "--allow-ignore-ext",
+        "--processor",
+        "tpl=tests.webroots.Template",
+        "--add-header",
+        "X-Frame-Options:  DENY ",
+        "--display-tracebacks",
+        "--static",
+        "/assets/=" + str(static),
+        "--path",
+        str(tmp_path),
+        "-l",
+        str(tmp_path / "access.log"),
+    )
+    assert settings == ServeSettings(
+        site=tmp_path.resolve(),
+        manifest=None,
+        indexNames=("home.html", "index.rpy"),
+        mimeType="text/plain",
+        ignoredExtensions=(".html", "*"),
+        processors=((".tpl", "tests.webroots.Template"),),
+        addedHeaders=((b"X-Frame-Options", b"DENY"),),
+        displayTracebacks=True,
+        static=(("/assets", static.resolve()),),
+        accessLog=tmp_path / "access.log",
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field", "value"),
+    [
+        (["--wsgi", "myapp.app"], "wsgi", "myapp.app"),
+        (["--class", "myapp.Root"], "rootClass", "myapp.Root"),
+        (["--user"], "userDirectories", True),
+        (["-u"], "userDirectories", True),
+    ],
+)
+def test_rootsAreNamedNotLoaded(arguments, field, value):
+    """
+    A root other than a directory is only named when parsing: nothing is
+    imported, and the demo's manifest is not used for it.
+    """
+    settings = parse(*arguments)
+    assert getattr(settings, field) == value
+    assert settings.manifest is None
+
+
+def test_wsgiThreads():
+    """--wsgi-threads sizes the pool, 20 by default, as twist web's."""
+    assert parse("--wsgi", "a.b").wsgiThreads == 20
+    assert parse("--wsgi", "a.b", "--wsgi-threads", "3").wsgiThreads == 3
+
+
+def test_deprecatedListenOptions(tmp_path, capsys):
+    """
+    twist web's deprecated -p and --https (with -c and -k) still listen,
+    each saying once that it is deprecated and what to use.
+    """
+    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    certificate.write_text("x")
+    key.write_text("x")
+    settings = parse(
+        "-p", "tcp:8080", "--https", "8443", "-c", str(certificate), "-k", str(key)
+    )
+    assert settings.listen == (
+        "tcp:8080",
+        f"ssl:port=8443:privateKey={key}:certKey={certificate}",
+    )
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "twist txpush: --port was deprecated in Twisted 18.4.0, as in twist "
+        "web: use --listen tcp:8080",
+        "twist txpush: --https was deprecated in Twisted 18.4.0, as in twist "
+        "web: use --listen ssl:8443:privateKey=KEY.pem:certKey=CERT.pem, or "
+        "--listen ssl:8443 for the development certificate",
+    ]
+
+
+def test_notracebacks(capsys):
+    """-n is accepted and says it is deprecated, as twist web does."""
+    parse("-n")
+    assert "--notracebacks was deprecated in Twisted 19.7.0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--wsgi", "a.b", "--class", "c.D"], "--wsgi and --class: give one root"),
+        (["--user", "--path", "."], "--path and --user: give one root"),
+        (["--mime-type", "text/plain"], "--mime-type: give --path too"),
+        (["--wsgi", "a.b", "-i", "x.html"], "--index: give --path too"),
+        (["--allow-ignore-ext"], "--allow-ignore-ext: give --path too"),
+        (["--wsgi-threads", "4"], "--wsgi-threads: give --wsgi too"),
+        (["--wsgi", "a.b", "--wsgi-threads", "0"], "--wsgi-threads 0: give a whole"),
+        (["--add-header", "NoColon"], "--add-header 'NoColon': give a header"),
+        (["--add-header", "Bad Name: x"], "--add-header 'Bad Name: x'"),
+        (["--static", "/static"], "--static /static: give PREFIX=DIR"),
+        (["--static", "static=."], "--static static=.: 'static' is not an absolute"),
+        (["--static", "/s=/no/such/dir"], "--static /s=/no/such/dir: /no/such/dir"),
+        (["--static", "/s=.", "--static", "/s/=."], "--static /s/=.: /s/ is already"),
+        (["--path", ".", "-m", "plain"], "--mime-type plain: give a type/subtype"),
+        (["--path", ".", "--processor", "x"], "--processor x: give EXT=CLASS"),
+        (["--path", ".", "--ignore-ext", "."], "--ignore-ext .: give an extension"),
+        (["-c", "cert.pem"], "--certificate: give --https PORT too"),
+        (["--https", "8443", "-c", "/no/c.pem"], "--certificate /no/c.pem: no such"),
+        (["--personal"], "--personal: not supported"),
+        (["-l", "a.log", "--access-log", "b.log"], "--access-log and --logfile"),
+        (["--resource-script", "/no/such.rpy"], "--resource-script /no/such.rpy"),
+    ],
+)
+def test_rootAndTwistWebMistakes(arguments, message, capsys):
+    """
+    Each mistake in the twist web options is one line naming the option
+    and what to do, exit status 64.
+    """
+    with pytest.raises(SystemExit) as info:
+        parse(*arguments)
+    assert info.value.code == 64
+    error = capsys.readouterr().err
+    assert error.startswith("twist txpush: " + message), error
+    assert error.count("\n") == 1
+
+
+def test_version(capsys):
+    """--version prints txpush's version and Twisted's, and exits 0."""
+    import twisted
+
+    with pytest.raises(SystemExit) as info:
+        parse("--version")
+    assert info.value.code == 0
+    output = capsys.readouterr().out
+    assert output.startswith("txpush ")
+    assert output.endswith(f" (Twisted {twisted.__version__})\n")
+    assert "(not installed)" not in output

@@ -254,8 +254,8 @@ def _folded(method: _Method) -> _Method:
     return method
 
 
-def _deprecated(option: str, since: str, instead: str) -> None:
-    sys.stderr.write(
+def _deprecated(option: str, since: str, instead: str) -> str:
+    return (
         f"twist txpush: {option} was deprecated in Twisted {since}, as in "
         f"twist web: {instead}\n"
     )
@@ -644,6 +644,7 @@ development certificate made on first run."""
         @raise usage.UsageError: An option is wrong; the message names it and
             what to do.
         """
+        self._deprecations: list[str] = []
         capacityBits = _wholeNumber(
             "capacity-bits",
             self["capacity-bits"],
@@ -699,10 +700,12 @@ development certificate made on first run."""
                 "site itself with --path and --listen"
             )
         if self["notracebacks"]:
-            _deprecated(
-                "--notracebacks",
-                "19.7.0",
-                "tracebacks are off by default; --display-tracebacks turns them on",
+            self._deprecations.append(
+                _deprecated(
+                    "--notracebacks",
+                    "19.7.0",
+                    "tracebacks are off by default; --display-tracebacks turns them on",
+                )
             )
         settings = ServeSettings(
             site=self._sitePath(),
@@ -755,6 +758,9 @@ development certificate made on first run."""
             raise usage.UsageError(
                 f"--digest-cookie {self['digest-cookie']}: {e}"
             ) from None
+        # Said only once the command line is right: a mistake is one line.
+        for message in self._deprecations:
+            sys.stderr.write(message)
         self["settings"] = settings
 
     def _given(self, option: str) -> bool:
@@ -781,7 +787,9 @@ development certificate made on first run."""
     def _listen(self) -> list[str]:
         listen = list(self["listen"])
         if self["port"] is not None:
-            _deprecated("--port", "18.4.0", f"use --listen {self['port']}")
+            self._deprecations.append(
+                _deprecated("--port", "18.4.0", f"use --listen {self['port']}")
+            )
             listen.append(self["port"])
         if self["https"] is None:
             for name in ("certificate", "privkey"):
@@ -792,11 +800,13 @@ development certificate made on first run."""
                     )
             return listen
         https = self["https"]
-        _deprecated(
-            "--https",
-            "18.4.0",
-            f"use --listen ssl:{https}:privateKey=KEY.pem:certKey=CERT.pem, or "
-            f"--listen ssl:{https} for the development certificate",
+        self._deprecations.append(
+            _deprecated(
+                "--https",
+                "18.4.0",
+                f"use --listen ssl:{https}:privateKey=KEY.pem:certKey=CERT.pem, "
+                f"or --listen ssl:{https} for the development certificate",
+            )
         )
         files = {}
         for name in ("certificate", "privkey"):
