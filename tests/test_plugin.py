@@ -18,7 +18,7 @@ import pytest
 
 from txpush.testing.h2client import H2Client
 from txpush.testing.nghttp import runNghttp
-from txpush.testing.twist import TwistServer
+from txpush.testing.twist import TwistServer, loggedAccess
 
 DEMO = Path(__file__).parent.parent / "txpush" / "demo"
 
@@ -132,18 +132,11 @@ def test_ownSiteAndManifest(twist, nghttp, tmp_path):
     assert statistics(output) == {"/": False, "/a.css": True, "/b.js": False}
     assert server.stop() == 0
     lines = log.read_text().splitlines()
-    assert any(
-        '"GET / HTTP/2" 200' in line
-        and line.endswith("push=page pushed=1 cached=0 hinted=0")
-        for line in lines
+    assert loggedAccess(
+        lines, "GET / HTTP/2", 200, "push=page pushed=1 cached=0 hinted=0"
     ), lines
-    assert any(
-        '"GET /a.css HTTP/2" 200' in line and line.endswith("push=pushed")
-        for line in lines
-    ), lines
-    assert any(
-        '"GET /b.js HTTP/2" 200' in line and line.endswith("push=-") for line in lines
-    ), lines
+    assert loggedAccess(lines, "GET /a.css HTTP/2", 200, "push=pushed"), lines
+    assert loggedAccess(lines, "GET /b.js HTTP/2", 200, "push=-"), lines
 
 
 def startWarnings(server):

@@ -464,7 +464,7 @@ development certificate made on first run."""
         [
             "user",
             "u",
-            "Serve each user's ~/public_html at /~user/ (and the personal "
+            "Serve each user's ~/public_html at /USER/ (and the personal "
             "servers of ~/.twistd-web-pb), as twist web --user does.",
         ],
         [

@@ -189,7 +189,7 @@ def scriptRoot(path: Path) -> IResource:
 
 def userRoot() -> IResource:
     """
-    @return: Every user's C{~/public_html}, at C{/~user/}, as C{twist web
+    @return: Every user's C{~/public_html}, at C{/USER/}, as C{twist web
         --user} serves them.
     """
     return distrib.UserDirectory()

@@ -458,7 +458,12 @@ def serviceFromSettings(settings: ServeSettings) -> MultiService:
             )
     pool = None
     if settings.wsgi is not None:
-        pool = ThreadPool(maxthreads=settings.wsgiThreads, name="txpush-wsgi")
+        # ThreadPool keeps 5 threads at least unless told a smaller minimum.
+        pool = ThreadPool(
+            minthreads=min(5, settings.wsgiThreads),
+            maxthreads=settings.wsgiThreads,
+            name="txpush-wsgi",
+        )
     root = buildRoot(settings, reactor, pool)
     resource = CacheAwarePushResource(root, config, learner)
     site = PushSite(

@@ -172,3 +172,16 @@ class TwistServer:
             self.process.kill()
             self.process.wait()
         self._reader.join(5)
+
+
+def loggedAccess(lines: list[str], requestLine: str, status: int, push: str) -> bool:
+    """
+    @param lines: Access log lines.
+    @param requestLine: A request line, such as C{GET / HTTP/2}.
+    @param status: Its status.
+    @param push: What push did, the line's last field: C{push=pushed}...
+    @return: Whether a line logs that request with that status and field.
+    """
+    return any(
+        f'"{requestLine}" {status}' in line and line.endswith(push) for line in lines
+    )
