@@ -119,13 +119,21 @@ def codeBlocks() -> list[Block]:
 
 
 def includedExamples() -> list[Path]:
-    """The Python files that pages include with literalinclude."""
+    """
+    The Python files directly in examples/ that pages include with
+    literalinclude: sites with a C{buildSite()}.  The projects in its
+    subdirectories (the Flask and Django guides') are served and checked by
+    tests/test_frameworks.py.
+    """
     found = set()
     for page in pages():
         for target in re.findall(
-            r"```\{literalinclude\}\s+(\S+\.py)", page.read_text(encoding="utf-8")
+            r"(?:```|~~~)\{literalinclude\}\s+(\S+\.py)",
+            page.read_text(encoding="utf-8"),
         ):
-            found.add((page.parent / target).resolve())
+            path = (page.parent / target).resolve()
+            if path.parent == EXAMPLES_DIRECTORY.resolve():
+                found.add(path)
     return sorted(found)
 
 
@@ -407,7 +415,6 @@ def test_includedExample(path, serve):
     C{buildSite()} serves a page with pushes (tests/test_examples.py checks
     each in detail).
     """
-    assert path.parent == EXAMPLES_DIRECTORY.resolve()
     site = loadExample(path.stem).buildSite()
     site.noisy = False
     server = serve(site)

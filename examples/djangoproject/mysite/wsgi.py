@@ -1,0 +1,12 @@
+"""
+The project's WSGI application, for
+C{twist txpush --wsgi mysite.wsgi.application}.
+"""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+
+application = get_wsgi_application()
