@@ -43,8 +43,8 @@ echo "mypy:"
 echo "pytest:"
 "$venv/bin/python" -m pytest "$@"
 
-# 4. The push, protocol and hardening tests on the oldest, a middle and the
-#    newest Twisted release txpush supports, each in its own virtual
+# 4. The push, protocol, hardening and command-line tests on the oldest, a
+#    middle and the newest Twisted release txpush supports, each in its own virtual
 #    environment (.venvs/); pytest's output options pass through.
 options=()
 for argument in "$@"; do

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The push, protocol and hardening tests on the oldest, a middle and the
+# The push, protocol and hardening tests, and those of twist txpush's roots
+# and twist web's options, on the oldest, a middle and the
 # newest Twisted release of the range txpush supports (TESTED_TWISTED in
 # txpush/_twisted/compat.py), each in its own virtual environment
 # .venvs/twisted-<release> with txpush (editable) and its "test" extra.
@@ -22,6 +23,12 @@ TESTS=(
     tests/test_internals.py
     tests/test_resource.py
     tests/test_delivery.py
+    tests/test_tap.py
+    tests/test_roots.py
+    tests/test_mounts.py
+    tests/test_webparity.py
+    tests/test_twistd.py
+    tests/test_frameworks.py
 )
 if [ -e tests/test_attacks.py ]; then
     TESTS+=(tests/test_attacks.py)

@@ -187,9 +187,56 @@ def scriptRoot(path: Path) -> IResource:
     return script.ResourceScriptWrapper(str(path))
 
 
-def userRoot() -> IResource:
+class UserDirectories(distrib.UserDirectory):
     """
+    Every user's C{~/public_html} at C{/USER/}, and their personal servers
+    (C{~/.twistd-web-pb}) at C{/USER.twistd/}, as C{twist web --user}
+    serves them, with the files' validators; the same on every Twisted
+    release txpush supports (22.4's C{UserDirectory} compares the path's
+    bytes with text, and answers every request with an error).
+
+    @ivar cacheControl: The files' C{Cache-Control}.
+    """
+
+    def __init__(self, cacheControl: CacheControl, userDatabase: Any = None) -> None:
+        """
+        @param cacheControl: The files' C{Cache-Control}.
+        @param userDatabase: The user database, C{pwd}'s by default.
+        """
+        super().__init__(userDatabase)
+        self.cacheControl = cacheControl
+
+    def getChild(self, name: bytes, request: Any) -> IResource:
+        """
+        @param name: C{USER}, or C{USER.twistd}, or empty for the listing.
+        @param request: The request.
+        @return: The user's directory, personal server, or not found.
+        """
+        if name == b"":
+            return self
+        username, twistd = name, name.endswith(b".twistd")
+        if twistd:
+            username = name[: -len(b".twistd")]
+        try:
+            home = self._pwd.getpwnam(username.decode(sys.getfilesystemencoding()))[5]
+        except (KeyError, UnicodeDecodeError):
+            return ValidatedFile.childNotFound
+        if twistd:
+            subscription = distrib.ResourceSubscription(
+                "unix", os.path.join(home, self.userSocketName)
+            )
+            self.putChild(name, subscription)
+            return subscription
+        path = os.path.join(home, self.userDirName)
+        if not os.path.isdir(path):
+            return ValidatedFile.childNotFound
+        return ValidatedFile(path, cacheControl=self.cacheControl)
+
+
+def userRoot(cacheControl: CacheControl) -> IResource:
+    """
+    @param cacheControl: The files' C{Cache-Control}.
     @return: Every user's C{~/public_html}, at C{/USER/}, as C{twist web
         --user} serves them.
     """
-    return distrib.UserDirectory()
+    return UserDirectories(cacheControl)

@@ -396,7 +396,7 @@ def _root(settings: ServeSettings, reactor: Any, pool: ThreadPool | None) -> IRe
     if settings.rootClass is not None:
         return classRoot(settings.rootClass)
     if settings.userDirectories:
-        return userRoot()
+        return userRoot(settings.cacheControl)
     processors = {}
     for extension, className in settings.processors:
         try:
