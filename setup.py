@@ -52,9 +52,11 @@ setup(
             "mypy>=2.4,<3",
             "mypy-zope>=1.0",
             "ruff>=0.17,<0.18",
-            # The WSGI applications that twist txpush --wsgi is tested with.
+            # The WSGI applications twist txpush --wsgi is tested with, and
+            # the WSGI server that runs them as a --proxy backend.
             "flask>=3.1,<4",
             "django>=5.2,<6",
+            "gunicorn>=23,<28",
             # The documentation is built, and its examples run, by the tests.
             *DOCS_REQUIRES,
         ],

@@ -39,11 +39,19 @@ SETUP = PACKAGE.parent / "setup.py"
 # The Twisted modules whose private names txpush may use.
 TWISTED_SOURCES = [
     Path(twisted.__file__).parent / "web" / name
-    for name in ("_http2.py", "http.py", "server.py", "resource.py")
+    for name in (
+        "_http2.py",
+        "http.py",
+        "server.py",
+        "resource.py",
+        "client.py",
+        "_newclient.py",
+    )
 ]
 
 PURE_CORE = [
     "txpush.assets",
+    "txpush.forwarding",
     "txpush.config",
     "txpush.connectionstate",
     "txpush.delivery",

@@ -21,11 +21,13 @@ from twisted.python import usage
 from txpush.config import PushConfig
 from txpush.digest import DEFAULT_CAPACITY_BITS, DEFAULT_COOKIE_NAME, DEFAULT_MAX_AGE
 from txpush.failedassets import DEFAULT_RETRY_AFTER
+from txpush.forwarding import HOST_MODES, ForwardingConfig, parseTrustedProxy
 from txpush.learning import LearningConfig
 from txpush.linkhints import LinkHintConfig
 from txpush.manifest import Manifest
 from txpush.mounts import prefixSegments
 from txpush.policy import DEFAULT_MAX_PUSHES, DEFAULT_TRACK, TRACKED_TYPES
+from txpush.proxy import DEFAULT_PROXY_TIMEOUT, BackendURLError, parseBackendURL
 from txpush.roots import DEFAULT_WSGI_THREADS
 from txpush.site import (
     DEFAULT_GRACE_PERIOD,
@@ -117,6 +119,10 @@ class ServeSettings:
     @ivar processors: Extensions and the class names that serve them.
     @ivar addedHeaders: Headers added to every response.
     @ivar displayTracebacks: Show uncaught exceptions to the client.
+    @ivar proxy: The backend URL every request is forwarded to, or L{None}.
+    @ivar proxyMounts: Prefixes and the backend URLs they are forwarded to.
+    @ivar proxyTimeout: Seconds a backend has to start its response.
+    @ivar forwarding: How requests are forwarded to a backend.
     @ivar manifest: The push manifest to load, or L{None} for none.
     @ivar listen: The endpoint descriptions to listen on.
     @ivar stateDirectory: Where the development certificate is kept.
@@ -158,6 +164,10 @@ class ServeSettings:
     processors: tuple[tuple[str, str], ...] = ()
     addedHeaders: tuple[tuple[bytes, bytes], ...] = ()
     displayTracebacks: bool = False
+    proxy: bytes | None = None
+    proxyMounts: tuple[tuple[str, bytes], ...] = ()
+    proxyTimeout: float = DEFAULT_PROXY_TIMEOUT
+    forwarding: ForwardingConfig = attrs.field(factory=ForwardingConfig)
     manifest: Path | None = DEMO_MANIFEST
     listen: tuple[str, ...] = (f"ssl:{DEFAULT_PORT}",)
     stateDirectory: Path = attrs.field(factory=defaultStateDirectory)
@@ -197,6 +207,8 @@ class ServeSettings:
             return f"the resource class {self.rootClass}"
         if self.userDirectories:
             return "the users' ~/public_html directories"
+        if self.proxy is not None:
+            return f"the backend {self.proxy.decode()}"
         return "the demo site"
 
     def pushConfig(self, manifest: Manifest | None) -> PushConfig:
@@ -224,7 +236,7 @@ class ServeSettings:
         )
 
 
-ROOT_OPTIONS = ("path", "wsgi", "resource-script", "class", "user")
+ROOT_OPTIONS = ("path", "wsgi", "resource-script", "class", "user", "proxy")
 """The options that each choose the root resource; at most one is given."""
 
 FILE_OPTIONS = ("index", "mime-type", "ignore-ext", "allow-ignore-ext", "processor")
@@ -316,6 +328,20 @@ development certificate made on first run."""
             None,
             "Serve an instance of this Resource subclass "
             "(package.module.Class), made with no argument.",
+        ],
+        [
+            "proxy-timeout",
+            None,
+            f"{DEFAULT_PROXY_TIMEOUT:g}",
+            "Seconds a --proxy backend has to start its response; then the "
+            "client gets 504.",
+        ],
+        [
+            "proxy-host",
+            None,
+            "pass",
+            "The Host a --proxy backend gets: pass (the client's) or backend "
+            "(the backend URL's host and port).",
         ],
         [
             "mime-type",
@@ -548,6 +574,8 @@ development certificate made on first run."""
             "processor",
             "add-header",
             "static",
+            "proxy",
+            "trusted-proxy",
         ):
             self[repeatable] = []
 
@@ -613,6 +641,25 @@ development certificate made on first run."""
         repeatable.  They are pushed and hinted like the root's own.
         """
         self["static"].append(value)
+
+    @_folded
+    def opt_proxy(self, value: str) -> None:
+        """
+        URL: forward every request to the HTTP/1.1 backend at URL
+        (http://127.0.0.1:8000), pushing and hinting its Link headers; or
+        PREFIX=URL: forward the paths under PREFIX only (--proxy
+        /api=http://127.0.0.1:8000), beside the root; repeatable.
+        """
+        self["proxy"].append(value)
+
+    @_folded
+    def opt_trusted_proxy(self, value: str) -> None:
+        """
+        An address or network (10.0.0.0/8) of a proxy in front whose
+        X-Forwarded-For, -Proto and -Host a --proxy backend gets, extended;
+        from any other client they are replaced.  Repeatable.
+        """
+        self["trusted-proxy"].append(value)
 
     @_folded
     def opt_version(self) -> None:
@@ -692,6 +739,15 @@ development certificate made on first run."""
         self._checkRoots()
         if self["wsgi"] is None and self["wsgi-threads"] != str(DEFAULT_WSGI_THREADS):
             raise usage.UsageError("--wsgi-threads: give --wsgi too")
+        proxy, proxyMounts = self._proxies()
+        proxyTimeout = _seconds("proxy-timeout", self["proxy-timeout"], 0.1, 86400)
+        if self["proxy-host"] not in HOST_MODES:
+            raise usage.UsageError(
+                f"--proxy-host {self['proxy-host']}: give pass or backend"
+            )
+        forwarding = ForwardingConfig(
+            hostMode=self["proxy-host"], trustedProxies=self._trustedProxies()
+        )
         if self["personal"]:
             raise usage.UsageError(
                 "--personal: not supported: a personal server publishes its "
@@ -724,6 +780,10 @@ development certificate made on first run."""
             processors=self._processors(),
             addedHeaders=self._addedHeaders(),
             displayTracebacks=self["display-tracebacks"],
+            proxy=proxy,
+            proxyMounts=proxyMounts,
+            proxyTimeout=proxyTimeout,
+            forwarding=forwarding,
             manifest=self._manifestPath(),
             listen=tuple(listen) or (f"ssl:{DEFAULT_PORT}",),
             stateDirectory=(
@@ -764,6 +824,8 @@ development certificate made on first run."""
         self["settings"] = settings
 
     def _given(self, option: str) -> bool:
+        if option == "proxy":
+            return any(not value.startswith("/") for value in self["proxy"])
         # Flags are 0 or 1, repeatable options lists, parameters None or str.
         value = self[option]
         return value is not None and value != 0 and value != []
@@ -773,8 +835,8 @@ development certificate made on first run."""
         if len(roots) > 1:
             raise usage.UsageError(
                 f"{' and '.join(roots)}: give one root: --path, --wsgi, "
-                "--resource-script, --class or --user (--static serves "
-                "directories beside any of them)"
+                "--resource-script, --class, --user or --proxy URL (--static "
+                "DIR and --proxy PREFIX=URL serve beside any of them)"
             )
         if self["path"] is None:
             for name in FILE_OPTIONS:
@@ -876,6 +938,50 @@ development certificate made on first run."""
                 )
             mounts[segments] = ("/" + b"/".join(segments).decode(), path.resolve())
         return tuple(mounts.values())
+
+    def _proxies(self) -> tuple[bytes | None, tuple[tuple[str, bytes], ...]]:
+        root = None
+        mounts: dict[tuple[bytes, ...], tuple[str, bytes]] = {}
+        for value in self["proxy"]:
+            prefix, equals, url = value.partition("=")
+            if not value.startswith("/"):
+                prefix, url = "", value
+            elif not equals:
+                raise usage.UsageError(
+                    f"--proxy {value}: give URL, or PREFIX=URL such as "
+                    "--proxy /api=http://127.0.0.1:8000"
+                )
+            try:
+                backend = parseBackendURL(url)
+                segments = prefixSegments(prefix) if prefix else ()
+            except (BackendURLError, ValueError) as e:
+                raise usage.UsageError(f"--proxy {value}: {e}") from None
+            if not prefix:
+                if root is not None:
+                    raise usage.UsageError(
+                        f"--proxy {value}: every request already goes to "
+                        f"{root.decode()}: give one URL, and PREFIX=URL for the others"
+                    )
+                root = backend
+                continue
+            if segments in mounts:
+                raise usage.UsageError(
+                    f"--proxy {value}: {prefix} already goes to "
+                    f"{mounts[segments][1].decode()}: give each prefix once"
+                )
+            mounts[segments] = ("/" + b"/".join(segments).decode(), backend)
+        return root, tuple(mounts.values())
+
+    def _trustedProxies(self) -> tuple[Any, ...]:
+        networks = []
+        for value in self["trusted-proxy"]:
+            try:
+                networks.append(parseTrustedProxy(value))
+            except ValueError as e:
+                raise usage.UsageError(f"--trusted-proxy {e}") from None
+        if networks and not self["proxy"]:
+            raise usage.UsageError("--trusted-proxy: give --proxy too")
+        return tuple(networks)
 
     def _mimeType(self) -> str | None:
         value = self["mime-type"]

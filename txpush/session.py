@@ -274,7 +274,7 @@ class PageSession:
         self._hintPlan: tuple[Asset, ...] = ()
         self._assets: tuple[Asset, ...] = ()
         self._plan = PagePlan()
-        self._response: PageResponse | None = None
+        self._pageResponse: PageResponse | None = None
         self._learned: LearnedLoad | LearnedAsset | None = None
 
     def _correctFromBook(self, now: float) -> None:
@@ -383,7 +383,7 @@ class PageSession:
             preloadLinks = tuple(
                 formatPreloadLink(a) for a in self._plan.preload if a.path not in listed
             )
-        self._response = response
+        self._pageResponse = response
         if self._learner is not None:
             self._learned = self._learn(self._learner, response, now)
         if self._linkHints is not None and _isPage(request, response):
@@ -408,10 +408,10 @@ class PageSession:
         @return: The page's outcome, also kept as L{outcome}.
         @raise RuntimeError: L{PageSession.respond} has not run.
         """
-        if self._response is None:
+        if self._pageResponse is None:
             raise RuntimeError("settle() comes after respond()")
         plan = self._plan
-        recordedItself = self._recordsItself(self._response)
+        recordedItself = self._recordsItself(self._pageResponse)
         self.outcome = PageOutcome(
             plan=attrs.evolve(plan, push=tuple(pushed)),
             hinted=self._hinted,

@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from twisted.web.resource import IResource
 
+from txpush._twisted.informational import HintingConnectionPool
 from txpush.accesslog import pushLogFormatter
 from txpush.commandline import (
     DEFAULT_PORT,
@@ -41,6 +42,7 @@ from txpush.devcert import ensureDevelopmentCertificate
 from txpush.learning import AssetLearner, LearnFileError
 from txpush.manifest import Manifest, ManifestError, loadManifest
 from txpush.mounts import AddedHeaders, MountedResources, prefixSegments
+from txpush.proxy import ReverseProxyResource, newConnectionPool
 from txpush.resource import CacheAwarePushResource
 from txpush.roots import (
     RootError,
@@ -342,35 +344,55 @@ def _warnAboutTheSite(log: Logger, settings: ServeSettings) -> None:
 
 
 def buildRoot(
-    settings: ServeSettings, reactor: Any, pool: ThreadPool | None
+    settings: ServeSettings,
+    reactor: Any,
+    pool: ThreadPool | None,
+    backendPool: HintingConnectionPool | None = None,
 ) -> IResource:
     """
     Make the resource tree the settings name, before the cache-aware
     resource wraps it: the root (the demo site, C{--path}, C{--wsgi},
-    C{--resource-script}, C{--class} or C{--user}), the C{--static}
-    directories beside it, and the C{--add-header} headers around both.
+    C{--resource-script}, C{--class}, C{--user} or C{--proxy URL}), the
+    C{--static} directories and C{--proxy PREFIX=URL} backends beside it,
+    and the C{--add-header} headers around them all.
 
     @param settings: The settings.
     @param reactor: The reactor a WSGI application answers on.
     @param pool: The thread pool a WSGI application runs in.
+    @param backendPool: The connection pool of the C{--proxy} backends.
     @return: The resource tree.
     @raise usage.UsageError: The root cannot be made; the message names the
         option and what to do.
     """
-    try:
-        root = _root(settings, reactor, pool)
-    except RootError as e:
-        raise usage.UsageError(f"{_rootOption(settings)}: {e}") from None
-    if settings.static:
-        root = MountedResources(
-            root,
-            {
-                prefixSegments(prefix): ValidatedFile(
-                    str(directory), cacheControl=settings.cacheControl
-                )
-                for prefix, directory in settings.static
-            },
+
+    def proxyTo(backend: bytes) -> ReverseProxyResource:
+        assert backendPool is not None
+        return ReverseProxyResource(
+            backend,
+            reactor,
+            backendPool,
+            settings.forwarding,
+            settings.proxyTimeout,
+            earlyHints=settings.earlyHints,
         )
+
+    if settings.proxy is not None:
+        root: IResource = proxyTo(settings.proxy)
+    else:
+        try:
+            root = _root(settings, reactor, pool)
+        except RootError as e:
+            raise usage.UsageError(f"{_rootOption(settings)}: {e}") from None
+    mounts: dict[tuple[bytes, ...], IResource] = {
+        prefixSegments(prefix): ValidatedFile(
+            str(directory), cacheControl=settings.cacheControl
+        )
+        for prefix, directory in settings.static
+    }
+    for prefix, backend in settings.proxyMounts:
+        mounts[prefixSegments(prefix)] = proxyTo(backend)
+    if mounts:
+        root = MountedResources(root, mounts)
     if settings.addedHeaders:
         root = AddedHeaders(root, settings.addedHeaders)
     return root
@@ -464,7 +486,10 @@ def serviceFromSettings(settings: ServeSettings) -> MultiService:
             maxthreads=settings.wsgiThreads,
             name="txpush-wsgi",
         )
-    root = buildRoot(settings, reactor, pool)
+    backendPool = None
+    if settings.proxy is not None or settings.proxyMounts:
+        backendPool = newConnectionPool(reactor)
+    root = buildRoot(settings, reactor, pool, backendPool)
     resource = CacheAwarePushResource(root, config, learner)
     site = PushSite(
         resource,
@@ -480,7 +505,9 @@ def serviceFromSettings(settings: ServeSettings) -> MultiService:
     afterStop: tuple[Callable[[], None], ...] = ()
     if pool is not None:
         reactor.callWhenRunning(pool.start)
-        afterStop = (pool.stop,)
+        afterStop += (pool.stop,)
+    if backendPool is not None:
+        afterStop += (backendPool.closeCachedConnections,)
     ListeningService(site, ports, settings.gracePeriod, afterStop).setServiceParent(
         service
     )

@@ -19,7 +19,9 @@ extends it, a module per job:
     prior-knowledge preface;
   - L{txpush._twisted.requests}: what the rest of txpush needs to know of a
     request (its stream, its connection's state, its origin), and Early
-    Hints.
+    Hints;
+  - L{txpush._twisted.informational}: an HTTP client connection pool that
+    reports a backend's C{103 Early Hints}, for the reverse proxy.
 
 Nothing outside this package uses a private Twisted name.
 """

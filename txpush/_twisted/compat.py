@@ -26,7 +26,11 @@ requires the same, and CI tests the oldest, a middle and the newest).
 """
 
 TWISTED_INTERNALS: dict[str, tuple[str, ...]] = {
-    "twisted.web": ("_http2",),
+    "twisted.web": ("_http2", "_newclient"),
+    "twisted.web.client": ("_HTTP11ClientFactory",),
+    "twisted.web.client.HTTPConnectionPool": ("_factory",),
+    "twisted.web.client._HTTP11ClientFactory": ("_quiescentCallback",),
+    "twisted.web._newclient.HTTP11ClientProtocol": ("_parser",),
     "twisted.web.http": ("_GenericHTTPChannelProtocol",),
     "twisted.web.resource": ("_IEncodingResource",),
     "twisted.web._http2.H2Connection": (

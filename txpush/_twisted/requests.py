@@ -205,3 +205,23 @@ def twistedLogSilenced(request: Any) -> Iterator[None]:
         yield
     finally:
         del request._log
+
+
+def abortResponse(request: Any) -> None:
+    """
+    End a response that cannot be completed so that the client sees it
+    failed, not a truncated success: an HTTP/2 stream is reset, an HTTP/1.1
+    connection aborted.
+
+    @param request: A request whose response has started, or not.
+    """
+    channel = request.channel
+    if channel is None:
+        return
+    if isinstance(channel, H2Stream):
+        if channel.streamID in channel._conn.streams:
+            channel.abortConnection()
+        return
+    transport = getattr(channel, "transport", None)
+    if transport is not None:
+        transport.abortConnection()
