@@ -200,10 +200,9 @@ class _ProxiedRequest:
 
     def bodyEnded(self, reason: Failure) -> None:
         request = self.request
-        if self.relay is not None:
-            request.unregisterProducer()
         if self.clientGone:
             return
+        request.unregisterProducer()
         # A body without a length ends when the backend closes: complete.
         if reason.check(ResponseDone, PotentialDataLoss):
             request.finish()
@@ -257,9 +256,11 @@ class _ProxiedRequest:
 
 
 class _Discard(Protocol):
-    # Reads a body nobody wants, so that its connection can be reused.
-    def dataReceived(self, data: bytes) -> None:
-        pass
+    # The client went away as the response came: close the backend's
+    # connection rather than read a body nobody wants.
+    def connectionMade(self) -> None:
+        producer: Any = self.transport
+        producer.stopProducing()
 
 
 def _describe(reason: Failure) -> str:
