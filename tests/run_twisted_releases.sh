@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The push, protocol and hardening tests, and those of twist txpush's roots
-# and twist web's options, on the oldest, a middle and the
+# The push, protocol and hardening tests, and those of twist txpush's roots,
+# twist web's options and the reverse proxy, on the oldest, a middle and the
 # newest Twisted release of the range txpush supports (TESTED_TWISTED in
 # txpush/_twisted/compat.py), each in its own virtual environment
 # .venvs/twisted-<release> with txpush (editable) and its "test" extra.
@@ -29,6 +29,8 @@ TESTS=(
     tests/test_webparity.py
     tests/test_twistd.py
     tests/test_frameworks.py
+    tests/test_forwarding.py
+    tests/test_proxy.py
 )
 if [ -e tests/test_attacks.py ]; then
     TESTS+=(tests/test_attacks.py)

@@ -107,6 +107,7 @@ class ClientRequest:
     @ivar secure: Whether it came over TLS.
     @ivar host: The authority it asked for (C{Host} or C{:authority}).
     @ivar protocol: C{b"HTTP/1.1"}, C{b"HTTP/2"}...: for C{Via}.
+    @ivar target: The request-target, C{/path?query}.
     """
 
     method: bytes
@@ -115,6 +116,7 @@ class ClientRequest:
     secure: bool
     host: bytes | None
     protocol: bytes = b"HTTP/1.1"
+    target: bytes = b"/"
 
 
 def refusal(request: ClientRequest) -> tuple[int, bytes] | None:
@@ -128,8 +130,15 @@ def refusal(request: ClientRequest) -> tuple[int, bytes] | None:
     that another server might, and forwards no length but its own.
 
     @param request: The request.
+    A request-target other than an absolute path (origin-form) is refused
+    with C{400}: it is appended to the backend's URL.
+
     @return: C{(status, body)} to answer, or L{None} to forward it.
     """
+    if not request.target.startswith(b"/"):
+        # Appended to the backend's URL, anything else could name another
+        # port or host (RFC 9112 3.2: origin-form is what a server takes).
+        return 400, b"the request-target must be an absolute path\n"
     names = [name for name, _ in request.headers]
     if b"upgrade" in names:
         return 501, b"txpush does not forward protocol upgrades (such as WebSocket)\n"
@@ -186,7 +195,7 @@ def forwardedRequestHeaders(
     ]
     host = request.host if config.hostMode == "pass" and request.host else None
     headers: list[Header] = [(b"host", host or backendAuthority)]
-    headers += kept
+    headers += [h for h in kept if h[0] != b"via"]
     client = (request.clientAddress or "unknown").encode("ascii", "replace")
     if trusted:
         earlier = b", ".join(v for n, v in kept if n == b"x-forwarded-for")

@@ -154,7 +154,13 @@ class _ProxiedRequest:
         sent.onInformational = self._informational
         url = proxy.backend + self.request.uri
         self.pending = proxy.agent.request(self.request.method, url, sent, body)
-        self.pending.addTimeout(proxy.timeout, proxy.clock)
+        # Agent fails a cancelled request with ResponseNeverReceived, which
+        # addTimeout would not turn into its TimeoutError.
+        self.pending.addTimeout(
+            proxy.timeout,
+            proxy.clock,
+            onTimeoutCancel=lambda result, timeout: Failure(TimeoutError(timeout)),
+        )
         self.pending.addCallbacks(self._respond, self._failed)
 
     def _informational(self, code: int, headers: Any) -> None:
@@ -354,6 +360,7 @@ class ReverseProxyResource(Resource):
             secure=request.isSecure(),
             host=request.getHeader(b"host"),
             protocol=request.clientproto,
+            target=request.uri,
         )
         refused = refusal(described)
         if refused is not None:

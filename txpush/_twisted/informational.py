@@ -68,6 +68,9 @@ class _InformationalProtocol(HTTP11ClientProtocol):
 
 
 class _InformationalFactory(client._HTTP11ClientFactory):
+    # One factory a backend connection: its start and stop are no news.
+    noisy = False
+
     def buildProtocol(self, addr: Any) -> _InformationalProtocol:
         return _InformationalProtocol(self._quiescentCallback)
 
