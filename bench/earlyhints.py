@@ -31,7 +31,6 @@ C{bench/results/quick/}).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime
 import json
@@ -46,7 +45,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,8 +55,9 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 import thinkapp  # noqa: E402
 from procs import HOST, Processes, freePorts  # noqa: E402
 from run import (  # noqa: E402
-    addTxpushTreeOptions,
+    handWrittenNotes,
     machine,
+    runReportedBench,
     startProxy,
     txpushRevision,
 )
@@ -1230,54 +1229,21 @@ def writeReport(results: dict[str, Any], out: Path) -> None:
     """Write C{earlyhints.md} and C{.png}, keeping the analysis written by hand."""
     analysis = analyse(results)
     report = out / "earlyhints.md"
-    notes = ""
-    if report.exists():
-        text = report.read_text()
-        if ANALYSIS_MARK in text:
-            notes = ANALYSIS_MARK + text.split(ANALYSIS_MARK, 1)[1]
+    notes = handWrittenNotes(report, ANALYSIS_MARK)
     report.write_text(markdown(results, analysis, notes))
     plot(results, analysis, out / "earlyhints.png")
 
 
-@contextlib.contextmanager
-def _sigterm() -> Iterator[None]:
-    # SIGTERM ends the run as Ctrl-C does: through run()'s finally.
-    previous: Callable[..., Any] | int | None = signal.signal(
-        signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM)
-    )
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Measure (or, with --report, rewrite the report) and write the results."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one load per cell")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        help="where to write (default: bench/results, or bench/results/quick)",
+    runReportedBench(
+        argv,
+        description=__doc__.split("\n\n")[0],
+        quickHelp="one load per cell",
+        name="earlyhints",
+        measure=lambda quick, tree, label: run(QUICK if quick else FULL, tree, label),
+        writeReport=writeReport,
     )
-    parser.add_argument(
-        "--report", action="store_true", help="rewrite the report from the JSON"
-    )
-    addTxpushTreeOptions(parser)
-    options = parser.parse_args(argv)
-    out = options.out or HERE / "results" / ("quick" if options.quick else "")
-    out.mkdir(parents=True, exist_ok=True)
-    raw = out / "earlyhints.json"
-    if options.report:
-        writeReport(json.loads(raw.read_text()), out)
-        return
-    with _sigterm():
-        results = run(
-            QUICK if options.quick else FULL, options.txpush_tree, options.txpush_label
-        )
-    raw.write_text(json.dumps(results, indent=1) + "\n")
-    writeReport(results, out)
-    log(f"done in {results['seconds']:.0f} s: {out / 'earlyhints.md'}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -457,6 +457,71 @@ def machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "load": os.getloadavg(),
     }
+
+
+def handWrittenNotes(report: Path, mark: str) -> str:
+    """
+    @param report: A bench's Markdown report, which may not exist yet.
+    @param mark: The line after which its analysis is written by hand.
+    @return: That analysis, from the mark on, to keep when the report is
+        written again; empty if there is none.
+    """
+    if not report.exists():
+        return ""
+    text = report.read_text()
+    return mark + text.split(mark, 1)[1] if mark in text else ""
+
+
+def runReportedBench(
+    argv: list[str] | None,
+    *,
+    description: str,
+    quickHelp: str,
+    name: str,
+    measure: Callable[[bool, Path | None, str | None], dict[str, Any]],
+    writeReport: Callable[[dict[str, Any], Path], None],
+) -> None:
+    """
+    The command line of a bench that writes C{NAME.json} and a report:
+    C{--quick}, C{--out}, C{--report} (rewrite the report from the JSON)
+    and the txpush tree options.  SIGTERM ends a run as Ctrl-C does, through
+    the bench's own clean-up.
+
+    @param argv: The arguments, or L{None} for C{sys.argv}.
+    @param description: What C{--help} says the bench is.
+    @param quickHelp: What C{--help} says C{--quick} does.
+    @param name: The results' file name, without extension.
+    @param measure: Runs the bench: called with C{--quick}, the txpush tree
+        and its label; returns the results, with their C{seconds}.
+    @param writeReport: Writes the report from the results, into a
+        directory.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help=quickHelp)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where to write (default: bench/results, or bench/results/quick)",
+    )
+    parser.add_argument(
+        "--report", action="store_true", help="rewrite the report from the JSON"
+    )
+    addTxpushTreeOptions(parser)
+    options = parser.parse_args(argv)
+    out = options.out or HERE / "results" / ("quick" if options.quick else "")
+    out.mkdir(parents=True, exist_ok=True)
+    raw = out / f"{name}.json"
+    if options.report:
+        writeReport(json.loads(raw.read_text()), out)
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    try:
+        results = measure(options.quick, options.txpush_tree, options.txpush_label)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    raw.write_text(json.dumps(results, indent=1) + "\n")
+    writeReport(results, out)
+    log(f"done in {results['seconds']:.0f} s: {out / (name + '.md')}")
 
 
 def addTxpushTreeOptions(parser: argparse.ArgumentParser) -> None:
