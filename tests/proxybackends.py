@@ -24,7 +24,6 @@ import json
 import os
 import re
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,8 @@ from twisted.web.http import HTTPChannel
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 from zope.interface import implementer
+
+from txpush.testing.waiting import waitFor
 
 # The Flask application, for gunicorn.
 
@@ -90,9 +91,7 @@ def waitForGate() -> None:
         return
     assert _GATE_NAME.match(name), name
     gate = Path(os.environ["PROXYBACKENDS_GATES"]) / name
-    deadline = time.monotonic() + GATE_TIMEOUT
-    while not gate.exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    waitFor(gate.exists, timeout=GATE_TIMEOUT)
 
 
 def sendOwnHints() -> None:

@@ -7,33 +7,36 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from txpush.testing.h2client import H2Client
+from txpush.testing.waiting import waitFor
 
 TWISTD = Path(sys.executable).parent / "twistd"
 
 SERVING = re.compile(r"Serving .* open http://127\.0\.0\.1:(\d+)/")
 
 
-def waitUntil(condition: Callable[[], object], timeout: float = 30.0) -> object:
+def waitForExit(pid: int, timeout: float = 30.0) -> bool:
     """
-    Poll C{condition} until it returns something true, and return that.
+    Wait until the process C{pid} (not a child of this one) ends.
 
-    @raise AssertionError: It did not within C{timeout} seconds.
+    @return: Whether it ended within C{timeout} seconds.
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.05)
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        # A process's descriptor becomes readable when it terminates.
+        readable, _, _ = select.select([handle], [], [], timeout)
+        return bool(readable)
+    finally:
+        os.close(handle)
 
 
 def running(pid: int) -> bool:
@@ -88,13 +91,20 @@ def test_daemonServesAndStopsOnSIGTERM(tmp_path: Path) -> None:
         timeout=60,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    pid = int(str(waitUntil(lambda: pidfile.exists() and pidfile.read_text())))
+    assert waitFor(
+        lambda: pidfile.exists() and pidfile.read_text().strip() != "", timeout=30
+    )
+    pid = int(pidfile.read_text())
     try:
         assert pid != os.getpid()
-        found = waitUntil(
-            lambda: logfile.exists() and SERVING.search(logfile.read_text())
+        assert waitFor(
+            lambda: (
+                logfile.exists() and SERVING.search(logfile.read_text()) is not None
+            ),
+            timeout=30,
         )
-        assert isinstance(found, re.Match)
+        found = SERVING.search(logfile.read_text())
+        assert found is not None
         with H2Client(int(found.group(1))) as client:
             page = client.get(b"/")
             pushes = client.pushes()
@@ -103,8 +113,8 @@ def test_daemonServesAndStopsOnSIGTERM(tmp_path: Path) -> None:
         assert [push.path for push in pushes] == [b"/style.css"]
         assert bytes(pushes[0].body) == b"body { margin: 0; }"
         os.kill(pid, signal.SIGTERM)
-        waitUntil(lambda: not running(pid))
-        waitUntil(lambda: not pidfile.exists())
+        assert waitForExit(pid)
+        assert waitFor(lambda: not pidfile.exists(), timeout=30)
     finally:
         if running(pid):
             os.kill(pid, signal.SIGKILL)

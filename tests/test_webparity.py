@@ -12,7 +12,6 @@ import re
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
@@ -34,6 +33,7 @@ from txpush.devcert import ensureDevelopmentCertificate
 from txpush.testing.h2client import H2Client, Stream
 from txpush.testing.nghttp import runNghttp
 from txpush.testing.twist import TwistServer, loggedAccess
+from txpush.testing.waiting import waitFor
 
 REPOSITORY = Path(__file__).parent.parent
 """The servers' current directory, from which C{tests.webroots} imports."""
@@ -284,14 +284,6 @@ def pushedPaths(pushes: list[Stream]) -> list[bytes | None]:
     return [push.path for push in pushes]
 
 
-def waitUntil(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll C{condition} until it holds; fail after C{timeout} seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.02)
-
-
 def mistake(twist: Starter, *arguments: str, cwd: Path = REPOSITORY) -> tuple[int, str]:
     """Run twist txpush with a mistake; return its exit status and output."""
     server = twist(*arguments, wait=False, cwd=cwd)
@@ -444,7 +436,7 @@ def test_logfile(pathServer: TwistServer, accessLog: Path) -> None:
     page, pushes = fetch(pathServer, b"/")
     assert page.status == 200
     assert pushedPaths(pushes) == [b"/style.css"]
-    waitUntil(lambda: len(newLines()) >= 2)
+    assert waitFor(lambda: len(newLines()) >= 2, timeout=10)
     lines = newLines()
     assert loggedAccess(
         lines, "GET / HTTP/2", 200, "push=page pushed=1 cached=0 hinted=0"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,8 @@ from typing import Any
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 from twisted.web.static import Data
+
+from txpush.testing.waiting import waitFor
 
 CLASS_PAGE = (
     b'<!DOCTYPE html><html><head><link rel="stylesheet" href="/class.css">'
@@ -92,12 +93,9 @@ StartResponse = Callable[..., Any]
 def _stream() -> Iterator[bytes]:
     yield FIRST_CHUNK
     release = Path(os.environ[RELEASE_VARIABLE])
-    deadline = time.monotonic() + 20
-    while not release.exists():
-        if time.monotonic() > deadline:
-            yield b"never released\n"
-            return
-        time.sleep(0.01)
+    if not waitFor(release.exists, timeout=20):
+        yield b"never released\n"
+        return
     yield b"released: rest of the stream\n"
 
 
