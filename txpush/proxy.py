@@ -26,6 +26,7 @@ from twisted.web.client import (
     ResponseNeverReceived,
 )
 from twisted.web.http import PotentialDataLoss
+from twisted.web.http_headers import Headers
 from twisted.web.iweb import IResponse
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
@@ -105,7 +106,6 @@ class _BodyRelay(Protocol):
 
     def __init__(self, proxied: _ProxiedRequest) -> None:
         self.proxied = proxied
-        self.done: Deferred[None] = Deferred()
 
     def connectionMade(self) -> None:
         self.proxied.request.registerProducer(self, True)
@@ -116,7 +116,6 @@ class _BodyRelay(Protocol):
             self.proxied.request.write(data)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self.done.callback(None)
         self.proxied.bodyEnded(reason)
 
     # deliverBody's transport is a producer of the backend's connection.
@@ -166,11 +165,7 @@ class _ProxiedRequest:
     def _informational(self, code: int, headers: Any) -> None:
         if code != 103 or self.clientGone or not self.proxy.earlyHints:
             return
-        fields = [
-            (name.lower(), value)
-            for name, values in headers.getAllRawHeaders()
-            for value in values
-        ]
+        fields = _fields(headers)
         links = informationalLinks(fields)
         # A request gets one 103: the first, txpush's own or this one.
         sendEarlyHints(self.request, links, self.proxy.earlyHintsOverHTTP11)
@@ -182,11 +177,7 @@ class _ProxiedRequest:
             response.deliverBody(_Discard())
             return
         request.setResponseCode(response.code, response.phrase)
-        fields = [
-            (name.lower(), value)
-            for name, values in response.headers.getAllRawHeaders()
-            for value in values
-        ]
+        fields = _fields(response.headers)
         protocol = b"HTTP/%d.%d" % response.version[1:]
         headers = request.responseHeaders
         for name in REPLACED_BY_BACKEND:
@@ -269,6 +260,15 @@ class _Discard(Protocol):
         producer.stopProducing()
 
 
+def _fields(headers: Headers) -> list[tuple[bytes, bytes]]:
+    # Twisted's headers as the forwarding rules take them: lower-case names.
+    return [
+        (name.lower(), value)
+        for name, values in headers.getAllRawHeaders()
+        for value in values
+    ]
+
+
 def _describe(reason: Failure) -> str:
     value = reason.value
     if isinstance(value, (ResponseFailed, ResponseNeverReceived)) and value.reasons:
@@ -348,11 +348,7 @@ class ReverseProxyResource(Resource):
         @return: C{NOT_DONE_YET}, or the body of a refusal.
         """
         client = getattr(request.getClientAddress(), "host", None)
-        fields = tuple(
-            (name.lower(), value)
-            for name, values in request.requestHeaders.getAllRawHeaders()
-            for value in values
-        )
+        fields = tuple(_fields(request.requestHeaders))
         described = ClientRequest(
             method=request.method,
             headers=fields,
