@@ -273,6 +273,10 @@ def test_notracebacks(capsys):
         (["--static", "static=."], "--static static=.: 'static' is not an absolute"),
         (["--static", "/s=/no/such/dir"], "--static /s=/no/such/dir: /no/such/dir"),
         (["--static", "/s=.", "--static", "/s/=."], "--static /s/=.: /s/ is already"),
+        (
+            ["--static", "/api=.", "--proxy", "/api/=http://127.0.0.1:8000"],
+            "--proxy /api/=http://127.0.0.1:8000: /api/ is already served from",
+        ),
         (["--path", ".", "-m", "plain"], "--mime-type plain: give a type/subtype"),
         (["--path", ".", "--processor", "x"], "--processor x: give EXT=CLASS"),
         (["--path", ".", "--ignore-ext", "."], "--ignore-ext .: give an extension"),

@@ -739,7 +739,9 @@ development certificate made on first run."""
         self._checkRoots()
         if self["wsgi"] is None and self["wsgi-threads"] != str(DEFAULT_WSGI_THREADS):
             raise usage.UsageError("--wsgi-threads: give --wsgi too")
-        proxy, proxyMounts = self._proxies()
+        prefixes: dict[tuple[bytes, ...], str] = {}
+        static = self._static(prefixes)
+        proxy, proxyMounts = self._proxies(prefixes)
         proxyTimeout = _seconds("proxy-timeout", self["proxy-timeout"], 0.1, 86400)
         if self["proxy-host"] not in HOST_MODES:
             raise usage.UsageError(
@@ -770,7 +772,7 @@ development certificate made on first run."""
             resourceScript=self._resourceScript(),
             rootClass=self["class"],
             userDirectories=self["user"],
-            static=self._static(),
+            static=static,
             indexNames=tuple(self["index"]),
             mimeType=self._mimeType(),
             ignoredExtensions=tuple(
@@ -912,8 +914,31 @@ development certificate made on first run."""
             )
         return path.resolve()
 
-    def _static(self) -> tuple[tuple[str, Path], ...]:
-        mounts: dict[tuple[bytes, ...], tuple[str, Path]] = {}
+    def _takePrefix(
+        self,
+        option: str,
+        value: str,
+        prefix: str,
+        what: str,
+        taken: dict[tuple[bytes, ...], str],
+    ) -> str:
+        # --static and --proxy PREFIX=URL share the paths: each prefix once.
+        try:
+            segments = prefixSegments(prefix)
+        except ValueError as e:
+            raise usage.UsageError(f"--{option} {value}: {e}") from None
+        if segments in taken:
+            raise usage.UsageError(
+                f"--{option} {value}: {prefix} is already {taken[segments]}: "
+                "give each prefix once"
+            )
+        taken[segments] = what
+        return "/" + b"/".join(segments).decode()
+
+    def _static(
+        self, taken: dict[tuple[bytes, ...], str]
+    ) -> tuple[tuple[str, Path], ...]:
+        mounts = []
         for value in self["static"]:
             prefix, equals, directory = value.partition("=")
             if not equals or not directory:
@@ -921,27 +946,24 @@ development certificate made on first run."""
                     f"--static {value}: give PREFIX=DIR, such as "
                     "--static /static=./static"
                 )
-            try:
-                segments = prefixSegments(prefix)
-            except ValueError as e:
-                raise usage.UsageError(f"--static {value}: {e}") from None
             path = Path(directory).expanduser()
             if not path.is_dir():
                 raise usage.UsageError(
                     f"--static {value}: {path} is no directory: give the "
                     "directory of the files to serve at that prefix"
                 )
-            if segments in mounts:
-                raise usage.UsageError(
-                    f"--static {value}: {prefix} is already served from "
-                    f"{mounts[segments][1]}: give each prefix once"
-                )
-            mounts[segments] = ("/" + b"/".join(segments).decode(), path.resolve())
-        return tuple(mounts.values())
+            path = path.resolve()
+            served = f"served from {path}"
+            mounts.append(
+                (self._takePrefix("static", value, prefix, served, taken), path)
+            )
+        return tuple(mounts)
 
-    def _proxies(self) -> tuple[bytes | None, tuple[tuple[str, bytes], ...]]:
+    def _proxies(
+        self, taken: dict[tuple[bytes, ...], str]
+    ) -> tuple[bytes | None, tuple[tuple[str, bytes], ...]]:
         root = None
-        mounts: dict[tuple[bytes, ...], tuple[str, bytes]] = {}
+        mounts = []
         for value in self["proxy"]:
             prefix, equals, url = value.partition("=")
             if not value.startswith("/"):
@@ -953,24 +975,24 @@ development certificate made on first run."""
                 )
             try:
                 backend = parseBackendURL(url)
-                segments = prefixSegments(prefix) if prefix else ()
-            except (BackendURLError, ValueError) as e:
+            except BackendURLError as e:
                 raise usage.UsageError(f"--proxy {value}: {e}") from None
-            if not prefix:
-                if root is not None:
-                    raise usage.UsageError(
-                        f"--proxy {value}: every request already goes to "
-                        f"{root.decode()}: give one URL, and PREFIX=URL for the others"
+            if prefix:
+                forwarded = f"forwarded to {backend.decode()}"
+                mounts.append(
+                    (
+                        self._takePrefix("proxy", value, prefix, forwarded, taken),
+                        backend,
                     )
-                root = backend
-                continue
-            if segments in mounts:
-                raise usage.UsageError(
-                    f"--proxy {value}: {prefix} already goes to "
-                    f"{mounts[segments][1].decode()}: give each prefix once"
                 )
-            mounts[segments] = ("/" + b"/".join(segments).decode(), backend)
-        return root, tuple(mounts.values())
+            elif root is not None:
+                raise usage.UsageError(
+                    f"--proxy {value}: every request already goes to "
+                    f"{root.decode()}: give one URL, and PREFIX=URL for the others"
+                )
+            else:
+                root = backend
+        return root, tuple(mounts)
 
     def _trustedProxies(self) -> tuple[Any, ...]:
         networks = []
