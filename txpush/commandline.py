@@ -192,6 +192,14 @@ class ServeSettings:
     digestMaxAge: int = DEFAULT_MAX_AGE
     failedAssetRetry: float = DEFAULT_RETRY_AFTER
 
+    @property
+    def servesDemo(self) -> bool:
+        """
+        Whether no root was given, so that the demo site is served.
+        """
+        roots = (self.site, self.wsgi, self.resourceScript, self.rootClass, self.proxy)
+        return not self.userDirectories and all(root is None for root in roots)
+
     def rootDescription(self) -> str:
         """
         @return: What the root is, for the log: C{the demo site}, a

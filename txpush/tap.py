@@ -100,7 +100,7 @@ def _siteDirectory(settings: ServeSettings) -> Path | None:
     # The directory of the root, when it is one.
     if settings.site is not None:
         return settings.site if settings.site.is_dir() else None
-    if settings.rootDescription() == "the demo site":
+    if settings.servesDemo:
         return DEMO_SITE
     return None
 
