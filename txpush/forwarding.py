@@ -42,6 +42,9 @@ FRAMING = frozenset({b"content-length", b"host"})
 """Fields set anew on the forwarded request: the body's length (from the
 body sent), and the host."""
 
+CHAINED = frozenset({b"via", b"x-forwarded-for"})
+"""Fields each hop extends: forwarded as one field, the hop's own last."""
+
 VIA_NAME = b"txpush"
 """The pseudonym txpush gives itself in C{Via}."""
 
@@ -195,16 +198,11 @@ def forwardedRequestHeaders(
     ]
     host = request.host if config.hostMode == "pass" and request.host else None
     headers: list[Header] = [(b"host", host or backendAuthority)]
-    headers += [h for h in kept if h[0] != b"via"]
+    headers += [h for h in kept if h[0] not in CHAINED]
+    # Only a trusted proxy's earlier clients are kept: this one follows.
     client = (request.clientAddress or "unknown").encode("ascii", "replace")
-    if trusted:
-        earlier = b", ".join(v for n, v in kept if n == b"x-forwarded-for")
-        headers = [h for h in headers if h[0] != b"x-forwarded-for"]
-        headers.append(
-            (b"x-forwarded-for", (earlier + b", " if earlier else b"") + client)
-        )
-    else:
-        headers.append((b"x-forwarded-for", client))
+    earlier = [value for name, value in kept if name == b"x-forwarded-for"]
+    headers.append((b"x-forwarded-for", b", ".join([*earlier, client])))
     if not any(n == b"x-forwarded-proto" for n, _ in headers):
         headers.append((b"x-forwarded-proto", b"https" if request.secure else b"http"))
     if request.host and not any(n == b"x-forwarded-host" for n, _ in headers):
