@@ -319,6 +319,29 @@ def hintedOrDone(stream: Stream) -> Callable[[], bool]:
     return lambda: bool(stream.informational) or stream.done
 
 
+def loadWhileItThinks(
+    front: TwistServer, gunicorn: Any, transport: str, path: bytes
+) -> tuple[Stream, list[list[tuple[bytes, bytes]]], list[Stream]]:
+    """
+    Load C{path} without push while the application holds its answer at a
+    gate, and let it answer once an informational response came (or the
+    stream ended, which fails: the backend answered before its gate).
+
+    @return: The page's stream once complete, the informational responses
+        it had before its final headers, and the pushes of the connection.
+    """
+    gate, answer = gunicorn.gate()
+    with connect(front, transport, enablePush=False) as client:
+        streamID = client.request(path, [gate])
+        stream = client.streams[streamID]
+        client.runUntil(hintedOrDone(stream))
+        assert stream.headers is None, "the backend answered before its gate"
+        before = list(stream.informational)
+        answer()
+        client.runUntil(client.settled(streamID))
+    return stream, before, client.pushes()
+
+
 def nghttpRows(output: str) -> dict[str, tuple[bool, int]]:
     """{path: (pushed, status)} from the statistics of C{nghttp -ans}."""
     return {
@@ -440,23 +463,15 @@ def test_learnedHintBeforeTheBackendAnswers(appFront, gunicorn, transport):
     naming the stylesheet the page's Link header listed, while the
     application is still thinking: the stream has no final headers yet.
     """
-    port = appFront.port("https" if transport == "tls" else "http")
     with connect(appFront, transport, enablePush=False) as client:
         assert client.get(b"/").status == 200
-    gate, answer = gunicorn.gate()
-    with H2Client(port, tls=transport == "tls", enablePush=False) as client:
-        streamID = client.request(b"/", [gate])
-        stream = client.streams[streamID]
-        client.runUntil(hintedOrDone(stream))
-        assert stream.headers is None, "the backend answered before its gate"
-        (hints,) = stream.informational
-        assert hintLinks(hints) == [PAGE_LINK.encode()]
-        answer()
-        client.runUntil(client.settled(streamID))
+    stream, before, pushes = loadWhileItThinks(appFront, gunicorn, transport, b"/")
+    (hints,) = before
+    assert hintLinks(hints) == [PAGE_LINK.encode()]
     assert stream.status == 200
     assert bytes(stream.body) == PAGE_HTML
     assert len(stream.informational) == 1
-    assert client.pushes() == []
+    assert pushes == []
 
 
 # 2. The backend's own 103.
@@ -468,14 +483,7 @@ def test_backendsOwnEarlyHintsRelayed(appFront, gunicorn, transport):
     application sends itself, before the application answers; one 103.
     """
     for _ in range(2):
-        gate, answer = gunicorn.gate()
-        with connect(appFront, transport, enablePush=False) as client:
-            streamID = client.request(b"/own-hints", [gate])
-            stream = client.streams[streamID]
-            client.runUntil(hintedOrDone(stream))
-            assert stream.headers is None
-            answer()
-            client.runUntil(client.settled(streamID))
+        stream, _, _ = loadWhileItThinks(appFront, gunicorn, transport, b"/own-hints")
         assert stream.status == 200
         (hints,) = stream.informational
         assert hintLinks(hints) == [OWN_HINT.encode()]
@@ -490,14 +498,7 @@ def test_learnedHintsAndOwnHintsGiveOne103(appFront, gunicorn, transport):
         first = client.get(b"/both")
     assert first.status == 200
     assert len(first.informational) == 1
-    gate, answer = gunicorn.gate()
-    with connect(appFront, transport, enablePush=False) as client:
-        streamID = client.request(b"/both", [gate])
-        stream = client.streams[streamID]
-        client.runUntil(hintedOrDone(stream))
-        assert stream.headers is None
-        answer()
-        client.runUntil(client.settled(streamID))
+    stream, _, _ = loadWhileItThinks(appFront, gunicorn, transport, b"/both")
     assert stream.status == 200
     (hints,) = stream.informational
     assert hintLinks(hints) == [PAGE_LINK.encode()]
