@@ -27,6 +27,7 @@ requires the same, and CI tests the oldest, a middle and the newest).
 
 TWISTED_INTERNALS: dict[str, tuple[str, ...]] = {
     "twisted.web": ("_http2", "_newclient"),
+    "twisted.web._http2": ("_END_STREAM_SENTINEL",),
     "twisted.web.client": ("_HTTP11ClientFactory",),
     "twisted.web.client.HTTPConnectionPool": ("_factory",),
     "twisted.web.client._HTTP11ClientFactory": ("_quiescentCallback",),
@@ -47,6 +48,7 @@ TWISTED_INTERNALS: dict[str, tuple[str, ...]] = {
         "_sendPrioritisedData",
         "_bufferedControlFrames",
         "_bufferedControlFrameBytes",
+        "_flushBufferedControlData",
         "_maxBufferedControlFrameBytes",
         "_requestReceived",
         "_requestDataReceived",
@@ -65,6 +67,8 @@ TWISTED_INTERNALS: dict[str, tuple[str, ...]] = {
     "twisted.web._http2.H2Stream": (
         "streamID",
         "producer",
+        "hasStreamingProducer",
+        "_producerProducing",
         "requestComplete",
         "connectionLost",
         "_conn",

@@ -219,7 +219,7 @@ class PushingH2Connection(HardenedH2Connection):
                 f"cannot push on stream {parentStreamID} now: {e}"
             ) from e
 
-        stream = H2Stream(
+        stream = self.streamFactory(
             promisedStreamID,
             self,
             requestHeaders,

@@ -35,7 +35,8 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from txpush._twisted.fixes import DATA_CHUNK_TYPES, H2ConnectionFixes, stopProducer
+from txpush._twisted.fixes import DATA_CHUNK_TYPES, stopProducer
+from txpush._twisted.sending import CoalescingH2Connection
 from txpush.floodguard import BUDGET_RESET, Flood, FloodGuard, FloodLimits
 
 log = Logger()
@@ -70,9 +71,9 @@ class _ObservedH2Connection(h2.connection.H2Connection):
         self._owner.dataSent(len(data))
 
 
-class HardenedH2Connection(H2ConnectionFixes):
+class HardenedH2Connection(CoalescingH2Connection):
     """
-    L{H2ConnectionFixes}, defended against flooding, memory exhaustion and
+    L{CoalescingH2Connection}, defended against flooding, memory exhaustion and
     idle clients (see L{txpush._twisted.hardening}).
 
     @ivar floodGuard: The budgets of the client's cheap frames.

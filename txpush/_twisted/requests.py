@@ -143,7 +143,9 @@ def _sendEarlyHints(request: Any, linkValues: list[bytes], overHTTP11: bool) -> 
             connection.conn.send_headers(channel.streamID, headers)
         except h2.exceptions.H2Error:
             return False
-        connection._tryToWriteControlData()
+        # Out at the end of this turn: with the response's header block if
+        # the page is ready by then, else before it.
+        connection.sendSoon()
         return True
     if overHTTP11 and request.clientproto == b"HTTP/1.1":
         transport = getattr(channel, "transport", None)
