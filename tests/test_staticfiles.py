@@ -16,6 +16,7 @@ import pytest
 
 from tests.sites import makeSite
 from tests.test_tap import parse
+from txpush.filecache import DEFAULT_MAX_FILE_BYTES
 from txpush.staticfiles import (
     DEFAULT_CACHE_CONTROL,
     CacheControl,
@@ -451,3 +452,26 @@ def test_badOptions(arguments, message, capsys):
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert error.startswith(f"twist txpush: {message}")
+
+
+@SCHEMES
+def test_smallAndLargeFilesAlike(plain, scheme):
+    """
+    A small file (served from memory once settled) and one larger than
+    L{DEFAULT_MAX_FILE_BYTES} (streamed from disk) get the same headers,
+    on GET and on HEAD, and their whole bytes.
+    """
+    server, site = plain
+    large = site / "sub" / "large.txt"
+    if not large.exists():
+        large.write_bytes(NOTES * (DEFAULT_MAX_FILE_BYTES // len(NOTES) + 2))
+    for path, file in [(b"/style.css", site / "style.css"), (b"/sub/large.txt", large)]:
+        body = file.read_bytes()
+        for method in (b"GET", b"HEAD"):
+            stream = fetch(server, scheme, path, method=method)
+            assert stream.status == 200, (path, method)
+            assert stream.body == (body if method == b"GET" else b"")
+            assert stream.header(b"content-length") == b"%d" % len(body)
+            assert stream.header(b"accept-ranges") == b"bytes"
+            assert stream.header(b"etag") == tagOf(file)
+            assert stream.header(b"content-type") is not None

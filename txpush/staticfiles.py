@@ -19,10 +19,12 @@ from types import MappingProxyType
 from typing import Any
 
 import attrs
-from twisted.web import http
+from twisted.web.http import CACHED, NOT_MODIFIED, stringToDatetime
 from twisted.web.iweb import IRequest
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.static import File, getTypeAndEncoding
+
+from txpush.filecache import SmallFileCache
 
 DEFAULT_CACHE_CONTROL = "no-cache"
 """
@@ -238,7 +240,7 @@ def _rangeStillValid(header: bytes, tag: bytes, lastModified: int) -> bool:
     if header.startswith((b'"', b"W/")):
         return header == tag
     try:
-        date: int = http.stringToDatetime(header)
+        date: int = stringToDatetime(header)
     except ValueError:
         return False
     return date == lastModified
@@ -247,7 +249,7 @@ def _rangeStillValid(header: bytes, tag: bytes, lastModified: int) -> bool:
 def _notModified(request: IRequest) -> object:
     # Finished here, not by returning b"" as File does: Site would add
     # "Content-Length: 0", which a 304 must not carry (RFC 9110 8.6).
-    request.setResponseCode(http.NOT_MODIFIED)
+    request.setResponseCode(NOT_MODIFIED)
     request.write(b"")
     request.finish()
     return NOT_DONE_YET
@@ -268,10 +270,15 @@ class ValidatedFile(File):
     whole file.  Directory listings, redirects and errors get none of these
     headers.
 
+    A small file (see L{SmallFileCache}) is served from memory while it is
+    unchanged on disk; a larger one, and a C{Range} request, stream from
+    disk as C{File} serves them.
+
     The children it finds (the files of a directory, at any depth) are
-    L{ValidatedFile}s with the same L{cacheControl}.
+    L{ValidatedFile}s with the same L{cacheControl} and L{smallFiles}.
 
     @ivar cacheControl: The C{Cache-Control} of the files, by type.
+    @ivar smallFiles: Where the small files' bytes are kept.
     """
 
     def __init__(
@@ -282,6 +289,7 @@ class ValidatedFile(File):
         registry: Any = None,
         *,
         cacheControl: CacheControl | None = None,
+        smallFiles: SmallFileCache | None = None,
     ) -> None:
         """
         @param path: The file or directory to serve.
@@ -292,9 +300,12 @@ class ValidatedFile(File):
         @param registry: As for C{File}.
         @param cacheControl: The C{Cache-Control} of the files; L{None}
             for C{CacheControl()}: L{DEFAULT_CACHE_CONTROL} for all.
+        @param smallFiles: Where the small files' bytes are kept; L{None}
+            for a L{SmallFileCache} of this tree's own.
         """
         super().__init__(path, defaultType, ignoredExts, registry)
         self.cacheControl = CacheControl() if cacheControl is None else cacheControl
+        self.smallFiles = SmallFileCache() if smallFiles is None else smallFiles
 
     def createSimilarFile(self, path: str) -> ValidatedFile:
         """
@@ -306,6 +317,7 @@ class ValidatedFile(File):
         """
         child: ValidatedFile = super().createSimilarFile(path)
         child.cacheControl = self.cacheControl
+        child.smallFiles = self.smallFiles
         return child
 
     def render_GET(self, request: IRequest) -> Any:
@@ -320,11 +332,10 @@ class ValidatedFile(File):
         except OSError:
             status = None
         # Anything but a readable regular file is File's to answer.
-        if (
-            status is None
-            or not stat.S_ISREG(status.st_mode)
-            or not os.access(self.path, os.R_OK)
-        ):
+        if status is None or not stat.S_ISREG(status.st_mode):
+            return super().render_GET(request)
+        body = self.smallFiles.bodyOf(self.path, status)
+        if body is None and not os.access(self.path, os.R_OK):
             return super().render_GET(request)
         if self.type is None:
             self.type, self.encoding = getTypeAndEncoding(
@@ -343,15 +354,20 @@ class ValidatedFile(File):
             # Ignored then (RFC 9110 13.2.2), by File too, which reads it.
             headers.removeHeader(b"if-modified-since")
         # setETag compares words exactly; _noneMatch as RFC 9110 says.
-        matched = request.setETag(tag) is http.CACHED or bool(
+        matched = request.setETag(tag) is CACHED or bool(
             ifNoneMatch and _noneMatch(b",".join(ifNoneMatch), tag)
         )
-        if request.setLastModified(status.st_mtime) is http.CACHED or matched:
+        if request.setLastModified(status.st_mtime) is CACHED or matched:
             return _notModified(request)
         ifRange = request.getHeader(b"if-range")
         lastModified = math.ceil(status.st_mtime)
         if ifRange is not None and not _rangeStillValid(ifRange, tag, lastModified):
             headers.removeHeader(b"range")
-        return super().render_GET(request)
+        if body is None or headers.hasHeader(b"range"):
+            return super().render_GET(request)
+        # From memory, with the headers File would send.
+        request.setHeader(b"accept-ranges", b"bytes")
+        self._setContentHeaders(request, len(body))
+        return b"" if request.method == b"HEAD" else body
 
     render_HEAD = render_GET
