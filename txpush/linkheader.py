@@ -11,6 +11,7 @@ be proxied, so the parser trusts nothing: it never raises, bounds its work,
 and keeps only links to paths of the page's own site that are safe to push.
 """
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 
@@ -358,6 +359,7 @@ def formatPreconnectLink(other: OtherOrigin) -> bytes:
     return value + b"; crossorigin" if other.crossOrigin else value
 
 
+@functools.lru_cache(maxsize=4096)
 def formatPreloadLink(asset: Asset, nopush: bool = False) -> bytes:
     """
     Write a preload link for a C{Link} header.
@@ -367,7 +369,9 @@ def formatPreloadLink(asset: Asset, nopush: bool = False) -> bytes:
         link not to push the asset.
     @return: A field value such as C{</style.css>; rel=preload; as=style},
         with C{; crossorigin} for the types that need it (see
-        L{crossOriginRequired}).  Without a type there is no C{as}.
+        L{crossOriginRequired}).  Without a type there is no C{as}.  Each
+        asset's value is written once: a page's assets are the same on
+        every request.
     """
     parts = [b"<" + asset.path + b">", b"rel=preload"]
     if asset.asType is not None:
