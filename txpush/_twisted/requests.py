@@ -19,6 +19,7 @@ from twisted.web._http2 import H2Stream
 from twisted.web.resource import _IEncodingResource
 
 from txpush._twisted.connection import PushingH2Connection, isPushedStreamID
+from txpush._twisted.sending import CoalescingH2Connection
 from txpush.connectionstate import ConnectionPushState
 
 # The push state of connections that cannot push (HTTP/1.1 channels, stock
@@ -140,12 +141,16 @@ def _sendEarlyHints(request: Any, linkValues: list[bytes], overHTTP11: bool) -> 
             return False
         headers = [(b":status", b"103")] + [(b"link", v) for v in linkValues]
         try:
+            if isinstance(connection, CoalescingH2Connection):
+                # Out at the end of this turn: with the response's header
+                # block if the page is ready by then, else before it.
+                connection.sendInformational(channel.streamID, headers)
+                return True
+            # A stock Site's connection.
             connection.conn.send_headers(channel.streamID, headers)
         except h2.exceptions.H2Error:
             return False
-        # Out at the end of this turn: with the response's header block if
-        # the page is ready by then, else before it.
-        connection.sendSoon()
+        connection._tryToWriteControlData()
         return True
     if overHTTP11 and request.clientproto == b"HTTP/1.1":
         transport = getattr(channel, "transport", None)

@@ -12,8 +12,9 @@ stream on its last DATA frame, and writes it all at once.
 
 Pull producers (a C{twisted.web.static.File}'s) are pulled by the stream
 itself, at once when registered (as a TCP transport pulls them) and then on
-each turn while the stream has room, instead of by Twisted's L{Cooperator},
-which starts them a reactor turn later.
+each turn while the stream has room, instead of by Twisted's cooperator
+(C{twisted.internet.task.Cooperator}), which starts them a reactor turn
+later.
 """
 
 from __future__ import annotations
@@ -221,6 +222,34 @@ class CoalescingH2Connection(H2ConnectionFixes):
         self._behindTransport = False
         self._sendPrioritisedData()
         return result
+
+    def sendInformational(
+        self, streamID: int, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        """
+        Send an informational response's header block (a C{103}) on a
+        stream, at the end of this turn (see L{sendSoon}).
+
+        @param streamID: The stream.
+        @param headers: Its fields, C{:status} first: lower-case names and
+            values that need no checking (txpush makes them).
+        @raise h2.exceptions.H2Error: The stream cannot take it now.
+        """
+        # h2's checks of outbound fields cost as much as the encoding, and
+        # these are txpush's own: the connection's configuration skips them
+        # for this block only.
+        config = self.conn.config
+        validate, normalize = (
+            config.validate_outbound_headers,
+            config.normalize_outbound_headers,
+        )
+        config.validate_outbound_headers = config.normalize_outbound_headers = False
+        try:
+            self.conn.send_headers(streamID, headers)
+        finally:
+            config.validate_outbound_headers = validate
+            config.normalize_outbound_headers = normalize
+        self.sendSoon()
 
     # The loop.
 
