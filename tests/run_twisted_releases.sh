@@ -31,6 +31,7 @@ TESTS=(
     tests/test_frameworks.py
     tests/test_forwarding.py
     tests/test_proxy.py
+    tests/test_workers.py
 )
 if [ -e tests/test_attacks.py ]; then
     TESTS+=(tests/test_attacks.py)

@@ -55,6 +55,16 @@ EX_USAGE = 64
 EX_UNAVAILABLE = 69
 """Exit status for a port that cannot be listened on (sysexits.h)."""
 
+MAX_WORKERS = 1024
+"""The most worker processes C{--workers} runs."""
+
+WORKER_VARIABLE = "TXPUSH_WORKER"
+"""
+The environment variable that makes C{twist txpush} one of the workers of a
+C{--workers} supervisor: C{INDEX:FD,FD,...}, the worker's index (from 1) and
+the listening sockets it inherits, in C{--listen} order.
+"""
+
 
 def defaultStateDirectory() -> Path:
     """
@@ -149,6 +159,12 @@ class ServeSettings:
     @ivar digestMaxAge: The digest cookie's C{Max-Age}, in seconds.
     @ivar failedAssetRetry: Seconds an asset whose push answered 400 or more
         is left out of its page.
+    @ivar workers: How many worker processes serve (C{--workers}); 1 is
+        this process alone.
+    @ivar workerIndex: This process's index among a supervisor's workers
+        (from 1), or L{None} when it is no worker.
+    @ivar workerDescriptors: A worker's inherited listening sockets, in
+        C{listen} order.
     """
 
     site: Path | None = None
@@ -191,6 +207,9 @@ class ServeSettings:
     cacheControl: CacheControl = attrs.field(factory=CacheControl)
     digestMaxAge: int = DEFAULT_MAX_AGE
     failedAssetRetry: float = DEFAULT_RETRY_AFTER
+    workers: int = 1
+    workerIndex: int | None = None
+    workerDescriptors: tuple[int, ...] = ()
 
     @property
     def servesDemo(self) -> bool:
@@ -466,6 +485,15 @@ development certificate made on first run."""
             "not read; responses pause when it is reached.",
         ],
         [
+            "workers",
+            None,
+            "1",
+            "Serve with this many worker processes, or auto for one per CPU: "
+            "each a full txpush on the same listening sockets, a dead one "
+            "replaced; with --learn-file, each keeps its own file "
+            "(learn.1.json, ...); 1 is this process alone.",
+        ],
+        [
             "port",
             "p",
             None,
@@ -731,6 +759,8 @@ development certificate made on first run."""
             " (seconds; browsers keep a cookie at most 400 days)",
         )
         wsgiThreads = _wholeNumber("wsgi-threads", self["wsgi-threads"], 1, 1000, "")
+        workers = self._workers()
+        workerIndex, workerDescriptors = _workerVariable()
         try:
             cacheControl = CacheControl.fromArguments(self["cache-control"])
         except ValueError as e:
@@ -821,6 +851,9 @@ development certificate made on first run."""
             cacheControl=cacheControl,
             digestMaxAge=digestMaxAge,
             failedAssetRetry=failedAssetRetry,
+            workers=workers,
+            workerIndex=workerIndex,
+            workerDescriptors=workerDescriptors,
         )
         try:
             settings.pushConfig(None)
@@ -832,6 +865,26 @@ development certificate made on first run."""
         for message in self._deprecations:
             sys.stderr.write(message)
         self["settings"] = settings
+
+    def _workers(self) -> int:
+        value = self["workers"]
+        if value == "auto":
+            workers = min(os.cpu_count() or 1, MAX_WORKERS)
+        else:
+            workers = _wholeNumber(
+                "workers",
+                value,
+                1,
+                MAX_WORKERS,
+                ", or auto for one per CPU",
+            )
+        if workers > 1 and Path(sys.argv[0]).name.startswith("twistd"):
+            raise usage.UsageError(
+                f"--workers {value}: not supported under twistd, which runs "
+                "one daemon process: run twist txpush --workers, under a "
+                "process manager to detach it"
+            )
+        return workers
 
     def _given(self, option: str) -> bool:
         if option == "proxy":
@@ -1083,6 +1136,25 @@ development certificate made on first run."""
                 "permissions or give another file"
             )
         return path
+
+
+def _workerVariable() -> tuple[int | None, tuple[int, ...]]:
+    # Set by a --workers supervisor for its workers, and only there.
+    value = os.environ.get(WORKER_VARIABLE)
+    if value is None:
+        return None, ()
+    index, colon, descriptors = value.partition(":")
+    try:
+        number = int(index)
+        inherited = tuple(int(d) for d in descriptors.split(",") if d)
+    except ValueError:
+        number, inherited = 0, ()
+    if not colon or number < 1 or not inherited:
+        raise usage.UsageError(
+            f"${WORKER_VARIABLE} {value!r}: only twist txpush --workers sets "
+            "it, for its workers: unset it"
+        )
+    return number, inherited
 
 
 def _extension(option: str, value: str, allowAny: bool = False) -> str:

@@ -55,6 +55,12 @@ from txpush.roots import (
 )
 from txpush.site import PushSite
 from txpush.staticfiles import ValidatedFile
+from txpush.workers import (
+    BoundPort,
+    SupervisorLifeline,
+    WorkerSupervisor,
+    planProcess,
+)
 
 __all__ = [
     "DEFAULT_PORT",
@@ -459,15 +465,20 @@ def serviceFromSettings(settings: ServeSettings) -> MultiService:
     Build the C{twist txpush} service.
 
     @param settings: What to serve and how.
-    @return: The service; its ports are already listening.
+    @return: The service; its ports are already listening.  With
+        C{--workers N}, the supervisor of N workers, which the sockets are
+        bound for; in one of them (L{txpush.workers}), the server on the
+        sockets it inherited.
     @raise usage.UsageError: A file the settings name is wrong.
     @raise SystemExit: A port cannot be listened on.
     """
     from twisted.internet import reactor
 
     log = Logger(namespace="txpush")
+    plan = planProcess(settings, reactor)
+    settings = plan.settings
     config = settings.pushConfig(loadSiteManifest(settings))
-    parsed, certificate = parseEndpoints(settings, reactor)
+    parsed, certificate = parseEndpoints(settings, plan.listeningReactor)
     learner = None
     if config.learning is not None and settings.learnFile is not None:
         try:
@@ -502,6 +513,18 @@ def serviceFromSettings(settings: ServeSettings) -> MultiService:
     site.displayTracebacks = settings.displayTracebacks
     ports = listenNow(site, parsed)
     service = MultiService()
+    if plan.workerCommand is not None:
+        log.info(
+            "Serving {site} with cache-aware push with {workers} workers: open {urls}",
+            site=settings.rootDescription(),
+            workers=settings.workers,
+            urls=", ".join(_url(d, p) for d, p in ports),
+        )
+        bound = [port for _, port in ports if isinstance(port, BoundPort)]
+        WorkerSupervisor(
+            reactor, bound, settings.workers, plan.workerCommand, settings.gracePeriod
+        ).setServiceParent(service)
+        return service
     afterStop: tuple[Callable[[], None], ...] = ()
     if pool is not None:
         reactor.callWhenRunning(pool.start)
@@ -513,6 +536,8 @@ def serviceFromSettings(settings: ServeSettings) -> MultiService:
     )
     if resource.learner is not None and settings.learnFile is not None:
         LearnFileService(resource.learner, settings.learnFile).setServiceParent(service)
+    if plan.isWorker:
+        SupervisorLifeline(reactor).setServiceParent(service)
     if certificate is not None:
         log.info(
             "Development certificate for localhost: {certificate}",
