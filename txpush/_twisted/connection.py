@@ -154,25 +154,7 @@ class PushingH2Connection(HardenedH2Connection):
             self.conn.highest_inbound_stream_id
         )
         frame.error_code = h2.errors.ErrorCodes.NO_ERROR
-        self._writeControlFrame(frame.serialize())
-
-    def _writeControlFrame(self, data: bytes) -> None:
-        # Twisted's _tryToWriteControlData for bytes h2 did not make: written
-        # at once unless the client stopped reading, else buffered within
-        # Twisted's cap on buffered control frames.
-        assert self.transport is not None
-        if self._consumerBlocked is None and not self._bufferedControlFrames:
-            self.transport.write(data)
-            return
-        self._bufferedControlFrames.append(data)
-        self._bufferedControlFrameBytes += len(data)
-        if self._bufferedControlFrameBytes >= self._maxBufferedControlFrameBytes:
-            log.error(
-                "Maximum number of control frame bytes buffered: aborting "
-                "connection to client {client}",
-                client=self.transport.getPeer(),
-            )
-            self.transport.abortConnection()
+        self.writeOwnFrame(frame.serialize())
 
     def closeGracefully(self) -> None:
         """

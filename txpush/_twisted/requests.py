@@ -139,14 +139,12 @@ def _sendEarlyHints(request: Any, linkValues: list[bytes], overHTTP11: bool) -> 
         connection = channel._conn
         if channel.streamID not in connection.streams:
             return False
-        headers = [(b":status", b"103")] + [(b"link", v) for v in linkValues]
         try:
             if isinstance(connection, CoalescingH2Connection):
-                # Out at the end of this turn: with the response's header
-                # block if the page is ready by then, else before it.
-                connection.sendInformational(channel.streamID, headers)
+                connection.sendInformational(channel.streamID, linkValues)
                 return True
             # A stock Site's connection.
+            headers = [(b":status", b"103")] + [(b"link", v) for v in linkValues]
             connection.conn.send_headers(channel.streamID, headers)
         except h2.exceptions.H2Error:
             return False

@@ -25,12 +25,14 @@ from typing import Any
 import h2.exceptions
 import priority
 from h2.connection import ConnectionState
+from h2.stream import StreamState
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.web._http2 import _END_STREAM_SENTINEL, H2Stream
 
 from txpush._twisted.fixes import H2ConnectionFixes
+from txpush.headerblock import informationalBlock
 
 log = Logger()
 
@@ -40,12 +42,35 @@ The most DATA bytes one pass of the sending loop sends before it lets the
 reactor serve other connections (it goes on at the next turn).
 """
 
+# The HEADERS frame type, and its END_HEADERS flag.
+_HEADERS_END_HEADERS = bytes([0x1, 0x4])
+
+_ANSWERABLE = frozenset({StreamState.OPEN, StreamState.HALF_CLOSED_REMOTE})
+
 PULLS_PER_TURN = 4
 """
 How many chunks a stream pulls from its pull producer in one reactor turn
 before it lets the other streams and connections have the turn (a static
 file's chunk is 64 KiB).
 """
+
+
+def headersFrame(streamID: int, block: bytes) -> bytes:
+    """
+    A HEADERS frame that carries a whole header block (C{END_HEADERS}, no
+    padding, no priority), serialized (RFC 9113 section 6.2).
+
+    @param streamID: Its stream.
+    @param block: The HPACK block, at most the peer's largest frame.
+    @return: The frame's bytes.
+    """
+    # hyperframe's frame objects cost more to make than the block to encode.
+    return (
+        len(block).to_bytes(3, "big")
+        + _HEADERS_END_HEADERS
+        + (streamID & 0x7FFFFFFF).to_bytes(4, "big")
+        + block
+    )
 
 
 class PullingH2Stream(H2Stream):
@@ -152,13 +177,18 @@ class StreamPull:
                     return
                 self.producer.resumeProducing()
         except Exception:
-            # As Twisted's adapter: a failing producer is unregistered.
+            # As Twisted's adapter: a failing producer is unregistered; and
+            # stopped, so that it lets go of its file.
             log.failure("Pulling from {producer} failed", producer=self.producer)
             self._unregistered = True
-            try:
-                self._stream.unregisterProducer()
-            except Exception:
-                log.failure("Unregistering {producer} failed", producer=self.producer)
+            for release in (
+                self._stream.unregisterProducer,
+                self.producer.stopProducing,
+            ):
+                try:
+                    release()
+                except Exception:
+                    log.failure("Releasing {producer} failed", producer=self.producer)
             return
         finally:
             self._pulling = False
@@ -223,18 +253,36 @@ class CoalescingH2Connection(H2ConnectionFixes):
         self._sendPrioritisedData()
         return result
 
-    def sendInformational(
-        self, streamID: int, headers: list[tuple[bytes, bytes]]
-    ) -> None:
+    def sendInformational(self, streamID: int, links: list[bytes]) -> None:
         """
-        Send an informational response's header block (a C{103}) on a
-        stream, at the end of this turn (see L{sendSoon}).
+        Send a C{103 Early Hints} with C{links} on a stream.
+
+        Its header block uses no HPACK state (see
+        L{txpush.headerblock.statelessHeaderBlock}): it is encoded once
+        per set of links, for every connection, and sent now, ahead of what
+        h2 holds for the end of the turn.
 
         @param streamID: The stream.
-        @param headers: Its fields, C{:status} first: lower-case names and
-            values that need no checking (txpush makes them).
+        @param links: The C{Link} field values.
         @raise h2.exceptions.H2Error: The stream cannot take it now.
         """
+        block = informationalBlock(b"103", links)
+        stream = self.conn.streams.get(streamID)
+        if (
+            stream is None
+            or stream.state_machine.state not in _ANSWERABLE
+            or len(block) > self.conn.max_outbound_frame_size
+            # A change of the table's size is announced at the start of the
+            # encoder's next block, which must come first.
+            or self.conn.encoder.header_table.resized
+        ):
+            self._sendInformationalThroughH2(streamID, links)
+            return
+        # After what h2 holds: the stream's own earlier frames among it.
+        if self._tryToWriteControlData():
+            self.writeOwnFrame(headersFrame(streamID, block))
+
+    def _sendInformationalThroughH2(self, streamID: int, links: list[bytes]) -> None:
         # h2's checks of outbound fields cost as much as the encoding, and
         # these are txpush's own: the connection's configuration skips them
         # for this block only.
@@ -245,11 +293,35 @@ class CoalescingH2Connection(H2ConnectionFixes):
         )
         config.validate_outbound_headers = config.normalize_outbound_headers = False
         try:
-            self.conn.send_headers(streamID, headers)
+            self.conn.send_headers(
+                streamID, [(b":status", b"103"), *((b"link", v) for v in links)]
+            )
         finally:
             config.validate_outbound_headers = validate
             config.normalize_outbound_headers = normalize
         self.sendSoon()
+
+    def writeOwnFrame(self, data: bytes) -> None:
+        """
+        Write a frame h2 did not make: at once unless the client stopped
+        reading, else buffered within Twisted's cap on buffered control
+        frames (as Twisted writes h2's).  Write what h2 holds first.
+
+        @param data: The serialized frame.
+        """
+        assert self.transport is not None
+        if self._consumerBlocked is None and not self._bufferedControlFrames:
+            self.transport.write(data)
+            return
+        self._bufferedControlFrames.append(data)
+        self._bufferedControlFrameBytes += len(data)
+        if self._bufferedControlFrameBytes >= self._maxBufferedControlFrameBytes:
+            log.error(
+                "Maximum number of control frame bytes buffered: aborting "
+                "connection to client {client}",
+                client=self.transport.getPeer(),
+            )
+            self.transport.abortConnection()
 
     # The loop.
 
@@ -343,8 +415,9 @@ class CoalescingH2Connection(H2ConnectionFixes):
         headers.insert(0, (b":status", code))
         try:
             self.conn.send_headers(streamID, headers)
-        except h2.exceptions.StreamClosedError:
-            # As Twisted's: the client closed the stream.
+        except (h2.exceptions.StreamClosedError, h2.exceptions.StreamIDTooLowError):
+            # As Twisted's: the client closed the stream (h2 may have
+            # forgotten it already, when the reset came in the same read).
             return
         except h2.exceptions.ProtocolError:
             # The client's GOAWAY, earlier in the read being handled, closed
