@@ -293,30 +293,20 @@ class CacheAwarePushResource(Resource):
         session.responseEnded(not isinstance(outcome, Failure), self.clock.seconds())
 
     def _logPage(self, request: Any, outcome: PageOutcome) -> None:
-        # Formatted only if a debug observer reads it: pages are the hot path.
+        plan = outcome.plan
         self.log.debug(
-            "Page {uri}: {summary}", uri=request.uri, summary=_PageSummary(outcome)
-        )
-
-
-class _PageSummary:
-    """
-    What push did for a page, written out only when formatted.
-    """
-
-    def __init__(self, outcome: PageOutcome) -> None:
-        self.outcome = outcome
-
-    def __str__(self) -> str:
-        plan = self.outcome.plan
-        because = "" if plan.reason is None else f" ({plan.reason})"
-        return (
-            f"pushed {[a.path for a in plan.push]}, "
-            f"hinted {[a.path for a in self.outcome.hinted]}, "
-            f"skipped as cached {[a.path for a in plan.skippedCached]}, "
-            f"already pushed {[a.path for a in plan.skippedDiary]}, "
-            f"over the limit {[a.path for a in plan.skippedLimit]}, "
-            f"failing {[a.path for a in plan.skippedFailing]}{because}"
+            "Page {uri}: pushed {pushed}, hinted {hinted}, skipped as cached "
+            "{skippedCached}, already pushed {skippedDiary}, over the limit "
+            "{skippedLimit}, failing {skippedFailing}{because}",
+            uri=request.uri,
+            pushed=[a.path for a in plan.push],
+            hinted=[a.path for a in outcome.hinted],
+            skippedCached=[a.path for a in plan.skippedCached],
+            skippedDiary=[a.path for a in plan.skippedDiary],
+            skippedLimit=[a.path for a in plan.skippedLimit],
+            skippedFailing=[a.path for a in plan.skippedFailing],
+            reason=plan.reason,
+            because="" if plan.reason is None else f" ({plan.reason})",
         )
 
 
