@@ -7,8 +7,16 @@ from __future__ import annotations
 
 import attrs
 import pytest
+from twisted.logger import LogLevel
+from twisted.python import usage
 
-from txpush.tap import DEMO_MANIFEST, Options, ServeSettings, serviceFromSettings
+from txpush.tap import (
+    DEMO_MANIFEST,
+    ListeningService,
+    Options,
+    ServeSettings,
+    serviceFromSettings,
+)
 
 
 def parse(*arguments: str) -> ServeSettings:
@@ -311,3 +319,43 @@ def test_version(capsys):
     assert output.startswith("txpush ")
     assert output.endswith(f" (Twisted {twisted.__version__})\n")
     assert "(not installed)" not in output
+
+
+class _TwistOptions(usage.Options):
+    """A stand-in for C{twist}'s own options: its log level."""
+
+    def __init__(self, level: LogLevel) -> None:
+        super().__init__()
+        self["logLevel"] = level
+
+
+@pytest.mark.parametrize(
+    ("level", "logged"),
+    [
+        (LogLevel.debug, True),
+        (LogLevel.info, False),
+        (LogLevel.warn, False),
+        (None, True),
+    ],
+)
+def test_pageDecisionsLoggedAtDebug(level, logged):
+    """
+    Each page's decision is logged when C{twist}'s log level is debug, and
+    without C{twist}'s options (as under C{twistd}); at a higher level the
+    event, which no observer would keep, is not made.
+    """
+    options = Options()
+    if level is not None:
+        options.parent = _TwistOptions(level)
+    options.parseOptions([])
+    settings = options["settings"]
+    assert settings.logPageDecisions is logged
+    service = serviceFromSettings(attrs.evolve(settings, listen=("tcp:0",)))
+    try:
+        [listening] = [s for s in service if isinstance(s, ListeningService)]
+        assert listening.site.resource.logsPages is logged
+    finally:
+        for s in service:
+            if isinstance(s, ListeningService):
+                for _, port in s.ports:
+                    port.stopListening()

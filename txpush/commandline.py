@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 import attrs
 import twisted
+from twisted.logger import LogLevel
 from twisted.python import usage
 
 from txpush.config import PushConfig
@@ -159,6 +160,9 @@ class ServeSettings:
     @ivar digestMaxAge: The digest cookie's C{Max-Age}, in seconds.
     @ivar failedAssetRetry: Seconds an asset whose push answered 400 or more
         is left out of its page.
+    @ivar logPageDecisions: Whether each page's decision is logged: when
+        C{twist}'s log level is debug (the default elsewhere, as under
+        C{twistd}).
     @ivar workers: How many worker processes serve (C{--workers}); 1 is
         this process alone.
     @ivar workerIndex: This process's index among a supervisor's workers
@@ -207,6 +211,7 @@ class ServeSettings:
     cacheControl: CacheControl = attrs.field(factory=CacheControl)
     digestMaxAge: int = DEFAULT_MAX_AGE
     failedAssetRetry: float = DEFAULT_RETRY_AFTER
+    logPageDecisions: bool = True
     workers: int = 1
     workerIndex: int | None = None
     workerDescriptors: tuple[int, ...] = ()
@@ -851,6 +856,7 @@ development certificate made on first run."""
             cacheControl=cacheControl,
             digestMaxAge=digestMaxAge,
             failedAssetRetry=failedAssetRetry,
+            logPageDecisions=self._logsAtDebug(),
             workers=workers,
             workerIndex=workerIndex,
             workerDescriptors=workerDescriptors,
@@ -865,6 +871,12 @@ development certificate made on first run."""
         for message in self._deprecations:
             sys.stderr.write(message)
         self["settings"] = settings
+
+    def _logsAtDebug(self) -> bool:
+        # twist's own option (twist --log-level LEVEL); twistd has none.
+        parent = self.parent
+        level = parent.get("logLevel") if parent is not None else None
+        return level is None or level is LogLevel.debug
 
     def _workers(self) -> int:
         value = self["workers"]

@@ -82,6 +82,10 @@ class CacheAwarePushResource(Resource):
         error, left out of their pages for a while.
     @ivar clock: The time source of learning's window and of the
         failures' retry time.
+    @ivar logsPages: Whether each page's decision is logged (at debug
+        level, see L{log}); C{twist txpush} turns it off unless its log level
+        is debug, as every page's event costs its share of the request even
+        when no observer keeps it.
     @cvar isLeaf: Always true: this resource finds the wrapped resource for
         the whole path itself.
     @cvar log: Where decisions and failures are logged.
@@ -89,6 +93,7 @@ class CacheAwarePushResource(Resource):
 
     isLeaf = True
     log = Logger()
+    logsPages = True
 
     def __init__(
         self,
@@ -246,7 +251,7 @@ class CacheAwarePushResource(Resource):
         if outcome.recordedItself:
             request.notifyFinish().addBoth(self._responseEnded, session)
         self.counters.countPage(outcome)
-        if outcome.hadAssets:
+        if outcome.hadAssets and self.logsPages:
             self._logPage(request, outcome)
 
     def _push(self, pusher: IPusher, pushedAsset: Asset) -> Deferred[PushResult] | None:

@@ -502,6 +502,7 @@ def serviceFromSettings(settings: ServeSettings) -> MultiService:
         backendPool = newConnectionPool(reactor)
     root = buildRoot(settings, reactor, pool, backendPool)
     resource = CacheAwarePushResource(root, config, learner)
+    resource.logsPages = settings.logPageDecisions
     site = PushSite(
         resource,
         logPath=settings.accessLog,
