@@ -66,6 +66,7 @@ client needs.
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
 import re
 from bisect import bisect_left
@@ -167,6 +168,8 @@ def _checkCapacity(capacityBits: int) -> int:
     return capacityBits
 
 
+# Keys of the same few asset paths are asked for on every request.
+@functools.lru_cache(maxsize=8192)
 def _key(path: str | bytes, capacityBits: int) -> int:
     if isinstance(path, str):
         # Undecodable bytes escaped as surrogates hash as the bytes they were.

@@ -23,7 +23,6 @@ from twisted.web import distrib, script, twcgi
 from twisted.web.resource import IResource, Resource
 from twisted.web.wsgi import WSGIResource
 
-from txpush.filecache import SmallFileCache
 from txpush.staticfiles import CacheControl, ValidatedFile
 
 DEFAULT_PROCESSORS: dict[str, Callable[..., IResource]] = {
@@ -197,7 +196,6 @@ class UserDirectories(distrib.UserDirectory):
     bytes with text, and answers every request with an error).
 
     @ivar cacheControl: The files' C{Cache-Control}.
-    @ivar smallFiles: Where the small files of every user are kept in memory.
     """
 
     def __init__(self, cacheControl: CacheControl, userDatabase: Any = None) -> None:
@@ -207,7 +205,6 @@ class UserDirectories(distrib.UserDirectory):
         """
         super().__init__(userDatabase)
         self.cacheControl = cacheControl
-        self.smallFiles = SmallFileCache()
 
     def getChild(self, name: bytes, request: Any) -> IResource:
         """
@@ -233,9 +230,7 @@ class UserDirectories(distrib.UserDirectory):
         path = os.path.join(home, self.userDirName)
         if not os.path.isdir(path):
             return ValidatedFile.childNotFound
-        return ValidatedFile(
-            path, cacheControl=self.cacheControl, smallFiles=self.smallFiles
-        )
+        return ValidatedFile(path, cacheControl=self.cacheControl)
 
 
 def userRoot(cacheControl: CacheControl) -> IResource:

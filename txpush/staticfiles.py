@@ -26,6 +26,12 @@ from twisted.web.static import File, getTypeAndEncoding
 
 from txpush.filecache import SmallFileCache
 
+DEFAULT_SMALL_FILES = SmallFileCache()
+"""
+Where the small files of every L{ValidatedFile} made without a cache of its
+own are kept (by absolute path: trees that share files share their bytes).
+"""
+
 DEFAULT_CACHE_CONTROL = "no-cache"
 """
 The C{Cache-Control} of a served file whose type has no value of its own:
@@ -301,11 +307,11 @@ class ValidatedFile(File):
         @param cacheControl: The C{Cache-Control} of the files; L{None}
             for C{CacheControl()}: L{DEFAULT_CACHE_CONTROL} for all.
         @param smallFiles: Where the small files' bytes are kept; L{None}
-            for a L{SmallFileCache} of this tree's own.
+            for L{DEFAULT_SMALL_FILES}.
         """
         super().__init__(path, defaultType, ignoredExts, registry)
         self.cacheControl = CacheControl() if cacheControl is None else cacheControl
-        self.smallFiles = SmallFileCache() if smallFiles is None else smallFiles
+        self.smallFiles = DEFAULT_SMALL_FILES if smallFiles is None else smallFiles
 
     def createSimilarFile(self, path: str) -> ValidatedFile:
         """
