@@ -44,7 +44,7 @@ setup(
     ],
     extras_require={
         "docs": DOCS_REQUIRES,
-        "bench": ["matplotlib>=3.8,<4"],
+        "bench": ["matplotlib>=3.8,<4", "hypercorn>=0.18,<0.19", "starlette", "py-spy"],
         "test": [
             "pytest>=8",
             "hypothesis>=6.100",

@@ -52,14 +52,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
+import apache  # noqa: E402
 import thinkapp  # noqa: E402
 from procs import HOST, Processes, freePorts  # noqa: E402
 from run import (  # noqa: E402
     handWrittenNotes,
-    machine,
+    resultsHead,
     runReportedBench,
     startProxy,
-    txpushRevision,
 )
 
 from tests.test_chromium import CHROMIUM_FLAGS, spkiHash  # noqa: E402
@@ -119,25 +119,7 @@ def log(message: str) -> None:
 # -- The servers -------------------------------------------------------------
 
 
-_APACHE_CONFIG = """\
-ServerRoot {run}
-PidFile {run}/httpd.pid
-Mutex file:{run}
-DefaultRuntimeDir {run}
-ErrorLog {run}/error.log
-LogLevel warn
-User nobody
-Group nogroup
-ServerName localhost
-LoadModule mpm_event_module {modules}/mod_mpm_event.so
-LoadModule authz_core_module {modules}/mod_authz_core.so
-LoadModule mime_module {modules}/mod_mime.so
-LoadModule headers_module {modules}/mod_headers.so
-LoadModule ssl_module {modules}/mod_ssl.so
-LoadModule http2_module {modules}/mod_http2.so
-LoadModule proxy_module {modules}/mod_proxy.so
-LoadModule proxy_http_module {modules}/mod_proxy_http.so
-TypesConfig /etc/mime.types
+_APACHE_BODY = """\
 Listen {host}:{port}
 Protocols h2 http/1.1
 SSLProtocol -all +TLSv1.3
@@ -156,16 +138,6 @@ H2EarlyHints on
 </VirtualHost>
 """
 
-APACHE_MODULES = Path("/usr/lib/apache2/modules")
-
-
-def apacheAvailable() -> bool:
-    """Whether Debian's apache2, with mod_http2, is installed."""
-    return (
-        shutil.which("apache2") is not None
-        and (APACHE_MODULES / "mod_http2.so").exists()
-    )
-
 
 def apacheConfig(
     run: Path, port: int, backend: int, certificate: Path, key: Path
@@ -178,28 +150,22 @@ def apacheConfig(
     2.0 hints an C{H2PushResource} as C{<PATH>; rel=preload} with no C{as},
     which a browser cannot match to the request it makes later.
     """
-    run.mkdir(parents=True, exist_ok=True)
-    os.chmod(run, 0o777)  # The children run as nobody.
     hints = "\n".join(
         f'    H2EarlyHint Link "{thinkapp.preloadLink(path, asType)}"'.replace(
             '"font/woff2"', "font/woff2"
         )
         for path, asType in thinkapp.ASSETS
     )
-    config = run / "httpd.conf"
-    config.write_text(
-        _APACHE_CONFIG.format(
-            run=run,
-            modules=APACHE_MODULES,
-            host=HOST,
-            port=port,
-            backend=backend,
-            certificate=certificate,
-            key=key,
-            hints=hints,
-        )
+    body = _APACHE_BODY.format(
+        host=HOST,
+        port=port,
+        backend=backend,
+        certificate=certificate,
+        key=key,
+        hints=hints,
     )
-    return config
+    modules = ("authz_core", "mime", "headers", "ssl", "http2", "proxy", "proxy_http")
+    return apache.config(run, modules, body)
 
 
 @dataclass
@@ -227,7 +193,7 @@ def startServers(
     running = []
     for server, port in zip(SERVERS, ports, strict=False):
         if server.name == "apache":
-            if not apacheAvailable():
+            if not apache.available():
                 log("apache2 with mod_http2 is not installed: skipping Apache")
                 continue
             backend = ports[-1]
@@ -235,7 +201,7 @@ def startServers(
             process = processes.spawn("backend", argv)
             processes.waitForPort("backend", process, backend, 20)
             config = apacheConfig(work / "apache", port, backend, certificate, key)
-            argv = ["apache2", "-f", str(config), "-DFOREGROUND"]
+            argv = apache.command(config)
         else:
             argv = [*script, server.name, "--port", str(port), "--site", str(site)]
             argv += [*tls, *thinks]
@@ -762,15 +728,7 @@ def run(plan: Plan, txpushTree: Path | None, txpushLabel: str | None) -> dict[st
             for item in running
         }
         results: dict[str, Any] = {
-            "plan": plan.__dict__,
-            "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "machine": machine(),
-            "versions": versions(),
-            "txpush": (
-                txpushRevision()
-                if txpushTree is None
-                else txpushLabel or f"the copy in {txpushTree}"
-            ),
+            **resultsHead(plan, versions(), txpushTree, txpushLabel),
             "servers": {item.server.name: item.server.label for item in running},
             "assets": sizes,
             "pageBytes": {str(t): len(thinkapp.pageBody(t)) for t in THINK_MS},
@@ -1241,14 +1199,12 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__.split("\n\n")[0],
         quickHelp="one load per cell",
         name="earlyhints",
-        measure=lambda quick, tree, label: run(QUICK if quick else FULL, tree, label),
+        measure=lambda options: run(
+            QUICK if options.quick else FULL, options.txpush_tree, options.txpush_label
+        ),
         writeReport=writeReport,
     )
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:  # The servers are already stopped.
-        log("interrupted")
-        sys.exit(130)
+    main()

@@ -57,11 +57,10 @@ from earlyhints import freshLoad, quantiles  # noqa: E402
 from procs import HOST, Processes, cpuSeconds, freePorts  # noqa: E402
 from run import (  # noqa: E402
     handWrittenNotes,
-    machine,
+    resultsHead,
     runReportedBench,
     startProxy,
     tlsOf,
-    txpushRevision,
 )
 from servers import BIN, TWIST  # noqa: E402
 
@@ -670,15 +669,7 @@ def run(plan: Plan, txpushTree: Path | None, txpushLabel: str | None) -> dict[st
         for item in running[1:]:  # Warm up each front once, directly.
             nghttpclient.load(item.url(), timeout=NGHTTP_TIMEOUT)
         results: dict[str, Any] = {
-            "plan": plan.__dict__,
-            "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "machine": machine(),
-            "versions": versions(),
-            "txpush": (
-                txpushRevision()
-                if txpushTree is None
-                else txpushLabel or f"the copy in {txpushTree}"
-            ),
+            **resultsHead(plan, versions(), txpushTree, txpushLabel),
             "servers": {item.server.name: item.server.label for item in running},
             "tls": {item.server.name: tlsOf(item) for item in running[1:]},
             "assets": sizes,
@@ -1226,14 +1217,12 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__.split("\n\n")[0],
         quickHelp="a short run",
         name="fronts",
-        measure=lambda quick, tree, label: run(QUICK if quick else FULL, tree, label),
+        measure=lambda options: run(
+            QUICK if options.quick else FULL, options.txpush_tree, options.txpush_label
+        ),
         writeReport=writeReport,
     )
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:  # The servers are already stopped.
-        log("interrupted")
-        sys.exit(130)
+    main()

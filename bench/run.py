@@ -459,6 +459,35 @@ def machine() -> dict[str, Any]:
     }
 
 
+def resultsHead(
+    plan: Any,
+    versions: dict[str, str],
+    txpushTree: Path | None,
+    txpushLabel: str | None,
+) -> dict[str, Any]:
+    """
+    What a bench's results begin with.
+
+    @param plan: The run's plan, a dataclass.
+    @param versions: The versions of the programs measured.
+    @param txpushTree: The C{--txpush-tree}, if any.
+    @param txpushLabel: The C{--txpush-label}, if any.
+    @return: The plan, the time, the machine, the versions and which txpush
+        was measured: the work tree's commit, or the other tree's label.
+    """
+    return {
+        "plan": plan.__dict__,
+        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "versions": versions,
+        "txpush": (
+            txpushRevision()
+            if txpushTree is None
+            else txpushLabel or f"the copy in {txpushTree}"
+        ),
+    }
+
+
 def handWrittenNotes(report: Path, mark: str) -> str:
     """
     @param report: A bench's Markdown report, which may not exist yet.
@@ -478,26 +507,32 @@ def runReportedBench(
     description: str,
     quickHelp: str,
     name: str,
-    measure: Callable[[bool, Path | None, str | None], dict[str, Any]],
+    measure: Callable[[argparse.Namespace], dict[str, Any]],
     writeReport: Callable[[dict[str, Any], Path], None],
+    addOptions: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> None:
     """
     The command line of a bench that writes C{NAME.json} and a report:
     C{--quick}, C{--out}, C{--report} (rewrite the report from the JSON)
     and the txpush tree options.  SIGTERM ends a run as Ctrl-C does, through
-    the bench's own clean-up.
+    the bench's own clean-up (then the program exits with status 143;
+    after Ctrl-C, with 130 and the line C{interrupted}).
 
     @param argv: The arguments, or L{None} for C{sys.argv}.
     @param description: What C{--help} says the bench is.
     @param quickHelp: What C{--help} says C{--quick} does.
     @param name: The results' file name, without extension.
-    @param measure: Runs the bench: called with C{--quick}, the txpush tree
-        and its label; returns the results, with their C{seconds}.
+    @param measure: Runs the bench: called with the parsed options
+        (C{quick}, C{txpush_tree}, C{txpush_label} and those of
+        C{addOptions}); returns the results, with their C{seconds}.
     @param writeReport: Writes the report from the results, into a
         directory.
+    @param addOptions: Adds the bench's own options to the parser.
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help=quickHelp)
+    if addOptions is not None:
+        addOptions(parser)
     parser.add_argument(
         "--out",
         type=Path,
@@ -516,7 +551,10 @@ def runReportedBench(
         return
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
-        results = measure(options.quick, options.txpush_tree, options.txpush_label)
+        results = measure(options)
+    except KeyboardInterrupt:  # The bench's clean-up has run.
+        log("interrupted")
+        sys.exit(130)
     finally:
         signal.signal(signal.SIGTERM, previous)
     raw.write_text(json.dumps(results, indent=1) + "\n")
@@ -573,14 +611,8 @@ def main(argv: list[str] | None = None) -> None:
             nghttpclient.load(item.url(), expected=1 + len(site.assets))
         log(f"{len(running)} servers up, proxy up")
         results: dict[str, Any] = {
-            "plan": plan.__dict__,
-            "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "machine": machine(),
-            "versions": toolVersions(),
-            "txpush": (
-                txpushRevision()
-                if options.txpush_tree is None
-                else options.txpush_label or f"the copy in {options.txpush_tree}"
+            **resultsHead(
+                plan, toolVersions(), options.txpush_tree, options.txpush_label
             ),
             "servers": {item.server.name: item.server.label for item in running},
             "tls": {item.server.name: tlsOf(item) for item in running},
