@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(nghttp2-client chromium)
+DEBIAN_PACKAGES=(nghttp2-client chromium iproute2)
 
 missing=()
 for package in "${DEBIAN_PACKAGES[@]}"; do

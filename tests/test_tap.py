@@ -5,16 +5,24 @@ nothing else; L{makeService} builds the service from it.
 
 from __future__ import annotations
 
+import subprocess
+
 import attrs
 import pytest
+from twisted.internet import reactor
 from twisted.logger import LogLevel
 from twisted.python import usage
+from twisted.web.resource import Resource
 
+from txpush.site import PushSite
 from txpush.tap import (
+    DEFAULT_BACKLOG,
     DEMO_MANIFEST,
     ListeningService,
     Options,
     ServeSettings,
+    listenNow,
+    parseEndpoints,
     serviceFromSettings,
 )
 
@@ -359,3 +367,36 @@ def test_pageDecisionsLoggedAtDebug(level, logged):
             if isinstance(s, ListeningService):
                 for _, port in s.ports:
                     port.stopListening()
+
+
+def listenBacklog(port: int) -> int:
+    """The listen backlog of the TCP socket listening on C{port}, by C{ss}."""
+    output = subprocess.run(
+        ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    # State, Recv-Q, Send-Q (the backlog of a listening socket), ...
+    return int(output[2])
+
+
+def test_listenBacklog(tmp_path):
+    """
+    An endpoint without a C{backlog} listens with L{DEFAULT_BACKLOG}
+    (Twisted's 50 drops the SYNs of a burst of new clients); one that gives
+    its own keeps it.
+    """
+    settings = parse(
+        "--listen",
+        "tcp:0:interface=127.0.0.1",
+        "--listen",
+        "tcp:0:interface=127.0.0.1:backlog=7",
+        "--state-dir",
+        str(tmp_path),
+    )
+    parsed, _ = parseEndpoints(settings, reactor)
+    ports = [listenNow(PushSite(Resource()), [item])[0][1] for item in parsed]
+    try:
+        backlogs = [listenBacklog(port.getHost().port) for port in ports]
+    finally:
+        for port in ports:
+            port.stopListening()
+    assert backlogs == [DEFAULT_BACKLOG, 7]

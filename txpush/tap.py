@@ -134,6 +134,16 @@ def developmentCertificateArguments(settings: ServeSettings) -> tuple[Path, str]
     return certificate, arguments
 
 
+DEFAULT_BACKLOG = 1024
+"""
+The listen backlog of an endpoint whose description gives none (Twisted's
+is 50): a burst of new connections beyond the backlog has its SYNs dropped,
+and its clients wait seconds to retry.
+"""
+
+_STREAM_ENDPOINTS = ("tcp:", "tcp6:", "ssl:", "unix:")
+
+
 def parseEndpoints(
     settings: ServeSettings, reactor: Any
 ) -> tuple[list[tuple[str, IStreamServerEndpoint]], Path | None]:
@@ -148,9 +158,11 @@ def parseEndpoints(
     parsed = []
     for description in settings.listen:
         full = description
+        if description.startswith(_STREAM_ENDPOINTS) and "backlog=" not in description:
+            full += f":backlog={DEFAULT_BACKLOG}"
         if description.startswith("ssl:") and "privateKey=" not in description:
             certificate, arguments = developmentCertificateArguments(settings)
-            full = description + ":" + arguments
+            full += ":" + arguments
         try:
             endpoint = endpoints.serverFromString(reactor, full)
         except Exception as e:
