@@ -93,16 +93,22 @@ PARTS = (
     ("planPage", "txpush: the push policy (called twice per page)"),
     ("CacheDigest.fromCookieHeaders", "txpush: parse the digest cookie"),
     ("formatPreloadLink", "txpush: format a Link value"),
+    ("CoalescingH2Connection.sendInformational", "txpush: send the 103"),
     ("H2Connection._requestReceived", "twisted: open a stream for a request"),
     ("PushingH2Connection._requestReceived", "txpush: the same, and note its origin"),
     ("FlowControlAwarePriorityTree.__next__", "txpush: schedule streams by window"),
     ("pushLogFormatter", "txpush: the access log line"),
     ("File.render_GET", "twisted: the static file"),
+    ("ValidatedFile.render_GET", "txpush: the static file (small ones from memory)"),
     ("H2Connection.send_headers", "h2: send a header block (103 and 200)"),
     ("validate_outbound_headers", "h2: check outbound headers"),
     ("Encoder.encode", "hpack: compress headers"),
     ("HTTPFactory.log", "twisted: log a request (the formatter included)"),
     ("H2Connection._sendPrioritisedData", "twisted: the DATA frame loop"),
+    (
+        "CoalescingH2Connection._sendPrioritisedData",
+        "txpush: the DATA frame loop (a turn's frames in one write)",
+    ),
     ("TLSMemoryBIOProtocol.write", "TLS: encrypt"),
 )
 
