@@ -676,7 +676,13 @@ def digestHeadline(r: Results) -> str:
 
 def summary(r: Results, out: Path) -> str:
     """10-20 lines for the project README, links relative to the repository."""
-    link = out.resolve().relative_to(REPO).as_posix()
+    resolved = out.resolve()
+    # A run written outside the repository (--out /tmp/...) links by its path.
+    link = (
+        resolved.relative_to(REPO).as_posix()
+        if resolved.is_relative_to(REPO)
+        else resolved.as_posix()
+    )
     verdicts = goals(r)
     plain = ", ".join(f"{r.saving(PLAIN, t):.2f} RTT at {t} ms" for t in r.timed)
     cache = ", ".join(f"{r.saving(CACHE, t):.2f} RTT at {t} ms" for t in r.timed)
