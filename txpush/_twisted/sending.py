@@ -234,9 +234,6 @@ class CoalescingH2Connection(H2ConnectionFixes):
             # Twisted buffers control frames, within its cap, and the loop
             # goes on when the transport asks for more.
             self._tryToWriteControlData()
-            if not self._behindTransport:
-                self._scheduleTurn()
-            return
         self._scheduleTurn()
 
     def _scheduleTurn(self) -> None:
