@@ -248,12 +248,11 @@ def _listening(family: int, address: Any, backlog: int) -> socket.socket:
     return listening
 
 
-class BoundSockets:
+class _ReactorStandIn:
     """
-    What the supervisor's endpoints listen with: instead of the reactor's
-    ports, it binds and listens on plain sockets (as the reactor would, with
-    the same errors), which the workers inherit.  The factories are not
-    used: the workers serve.  Everything else is the reactor's.
+    A reactor whose C{listen} methods are its own, and everything else the
+    wrapped reactor's: what the endpoints of a supervisor or a worker listen
+    with.
     """
 
     def __init__(self, reactor: Any) -> None:
@@ -264,6 +263,15 @@ class BoundSockets:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._wrappedReactor, name)
+
+
+class BoundSockets(_ReactorStandIn):
+    """
+    What the supervisor's endpoints listen with: instead of the reactor's
+    ports, it binds and listens on plain sockets (as the reactor would, with
+    the same errors), which the workers inherit.  The factories are not
+    used: the workers serve.  Everything else is the reactor's.
+    """
 
     def listenTCP(
         self,
@@ -399,7 +407,7 @@ class _SharedUNIXPort:
         return address
 
 
-class InheritedSockets:
+class InheritedSockets(_ReactorStandIn):
     """
     What a worker's endpoints listen with: each C{listen} takes the next
     socket the supervisor bound, in C{--listen} order, and serves the
@@ -411,11 +419,8 @@ class InheritedSockets:
         @param reactor: The reactor.
         @param descriptors: The inherited sockets' file descriptors.
         """
-        self._wrappedReactor = reactor
+        super().__init__(reactor)
         self._descriptors = list(descriptors)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._wrappedReactor, name)
 
     def listenTCP(
         self,
